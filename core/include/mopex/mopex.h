@@ -1,0 +1,28 @@
+/* mopex.h - libmopex, the mopexlua engine: everything in one include.
+ *
+ * A plain C11 library (no Lua) over cfitsio, wcslib and GSL. Every public
+ * symbol is prefixed mx_; functions return an int status (mx_error.h).
+ */
+#ifndef MOPEX_H
+#define MOPEX_H
+
+#include "mx_error.h"
+#include "mx_header.h"
+#include "mx_image.h"
+#include "mx_wcs.h"
+#include "mx_table.h"
+#include "mx_list.h"
+#include "mx_stats.h"
+#include "mx_parallel.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Library version string, e.g. "0.1.0". */
+const char *mx_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
