@@ -52,10 +52,11 @@ int mx_wcs_sky2pix(mx_wcs *w, size_t n, const double *lon, const double *lat, do
 int mx_wcs_pixel_scale(mx_wcs *w, double x, double y, double *sx_arcsec, double *sy_arcsec);
 int mx_wcs_pixel_area(mx_wcs *w, double x, double y, double *area_arcsec2);
 
-/* Orientation at (x, y): the position angle of the +y pixel axis, degrees
- * east of north, i.e. the CROTA2 an undistorted frame aligned with this one
- * would have. Also tells whether the frame is flipped (det > 0 after the
- * usual RA-increases-left convention). */
+/* Orientation at (x, y): the CROTA2 (FITS convention, degrees) of the
+ * undistorted frame aligned with this one at (x, y); this is minus the
+ * position angle (E of N) of the +y pixel axis, e.g. minus Spitzer's PA
+ * keyword. Also tells whether the frame is flipped (det > 0 after the usual
+ * RA-increases-left convention). */
 int mx_wcs_orientation(mx_wcs *w, double x, double y, double *crota2_deg, int *flipped);
 
 /* Sky positions of the 4 outer corners of an nx*ny image, counter-clockwise
