@@ -10,6 +10,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fitsio.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,6 +113,7 @@ static int card_value(const mx_header *h, const char *key, char *value, char *co
         return mx_seterr(MX_ERR_FORMAT, "keyword %s has no value", key);
     ffpsvc(card, value, comment, &status);
     if (status) return mx_seterr(MX_ERR_FORMAT, "keyword %s: cannot parse value", key);
+    if (value[0] == '\0') return mx_seterr(MX_ERR_FORMAT, "keyword %s has an undefined value", key);
     return MX_OK;
 }
 
@@ -147,10 +149,23 @@ int mx_header_get_double(const mx_header *h, const char *key, double *out) {
 }
 
 int mx_header_get_long(const mx_header *h, const char *key, long *out) {
-    double d;
-    int st = mx_header_get_double(h, key, &d);
+    char v[FLEN_VALUE], c[FLEN_COMMENT];
+    int st = card_value(h, key, v, c);
     if (st != MX_OK) return st;
-    if (d != (double)(long)d)
+    /* Integers first, so that values beyond 2^53 are not rounded through a double. */
+    char *end;
+    errno = 0;
+    long l = strtol(v, &end, 10);
+    while (*end == ' ') end++;
+    if (end != v && *end == '\0') {
+        if (errno == ERANGE) return mx_seterr(MX_ERR_FORMAT, "keyword %s: %s is out of range", key, v);
+        *out = l;
+        return MX_OK;
+    }
+    double d;
+    if ((st = parse_double(key, v, &d)) != MX_OK) return st;
+    /* the bounds are powers of two, hence exact doubles; the cast below is then defined */
+    if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0) || d != floor(d))
         return mx_seterr(MX_ERR_FORMAT, "keyword %s: %.17g is not an integer", key, d);
     *out = (long)d;
     return MX_OK;
@@ -225,10 +240,15 @@ static int put(mx_header *h, const char *key, const char *value_field, const cha
 
 int mx_header_set_double(mx_header *h, const char *key, double value, const char *comment) {
     char v[40];
-    if (value != value) return mx_seterr(MX_ERR_PARAM, "keyword %s: NaN is not a FITS value", key);
-    snprintf(v, sizeof v, "%.17G", value);
-    if (!strchr(v, '.') && !strchr(v, 'E') && !strchr(v, 'N') && !strchr(v, 'I'))
-        strcat(v, "."); /* keep it a real */
+    if (!isfinite(value))
+        return mx_seterr(MX_ERR_PARAM, "keyword %s: %g is not a FITS value", key, value);
+    /* The shortest of 15..17 significant digits that reads back as the same
+     * double: exact round trip, and 93.6 stays "93.6" for human readers. */
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(v, sizeof v, "%.*G", prec, value);
+        if (strtod(v, NULL) == value) break;
+    }
+    if (!strchr(v, '.') && !strchr(v, 'E')) strcat(v, "."); /* keep it a real */
     return put(h, key, v, comment);
 }
 
@@ -243,12 +263,20 @@ int mx_header_set_bool(mx_header *h, const char *key, int value, const char *com
 }
 
 int mx_header_set_string(mx_header *h, const char *key, const char *value, const char *comment) {
-    /* quote, double embedded quotes, pad to 8 characters (FITS fixed format) */
+    /* quote, double embedded quotes, pad to 8 characters (FITS fixed format);
+     * a value field holds at most 68 characters between the quotes */
     char quoted[FLEN_VALUE];
     size_t n = 0;
     quoted[n++] = '\'';
     for (const char *p = value; *p; p++) {
-        if (n > 68) return mx_seterr(MX_ERR_PARAM, "keyword %s: string value too long", key);
+        size_t need = (*p == '\'') ? 2 : 1;
+        if (n - 1 + need > 68)
+            return mx_seterr(MX_ERR_PARAM,
+                             "keyword %s: string value longer than 68 characters (quotes doubled)",
+                             key);
+        if ((unsigned char)*p < 32 || (unsigned char)*p > 126)
+            return mx_seterr(MX_ERR_PARAM, "keyword %s: string value has a non-ASCII character",
+                             key);
         if (*p == '\'') quoted[n++] = '\'';
         quoted[n++] = *p;
     }
@@ -268,15 +296,33 @@ int mx_header_delete(mx_header *h, const char *key) {
     return removed;
 }
 
+/* Long text is wrapped over several cards of 72 characters, at the last blank
+ * of each piece when there is one in its second half (otherwise the word is
+ * cut); the blank at a break is dropped. A newline starts a new card. */
 static int add_commentary(mx_header *h, const char *kw, const char *text) {
     size_t n = strlen(text), off = 0;
     do {
+        size_t nl = off;
+        while (nl < n && text[nl] != '\n') nl++;
+        size_t take = nl - off > 72 ? 72 : nl - off, next = off + take;
+        if (take == 72 && next < nl && text[next] != ' ') {
+            size_t b = take;
+            while (b > 36 && text[off + b - 1] != ' ') b--;
+            if (b > 36) {
+                take = b - 1;
+                next = off + b;
+            }
+        } else if (take == 72 && next < nl) {
+            next++; /* the break falls on a blank */
+        }
+        if (next == nl && nl < n) next++; /* consume the newline */
         char card[MX_CARD_LEN + 1];
-        size_t take = n - off > 72 ? 72 : n - off;
         snprintf(card, sizeof card, "%-8s%.*s", kw, (int)take, text + off);
+        for (char *p = card + 8; *p; p++)
+            if ((unsigned char)*p < 32 || (unsigned char)*p > 126) *p = ' ';
         int st = mx_header_append_card(h, card);
         if (st != MX_OK) return st;
-        off += take;
+        off = next;
     } while (off < n);
     return MX_OK;
 }
@@ -311,11 +357,36 @@ char *mx_header_to_string(const mx_header *h, int *ncards) {
     return s;
 }
 
+/* A text-file line "crval1 = 10.5" (keyword not padded to 8, '=' elsewhere
+ * than column 9, lower case) is rewritten as the fixed-format card
+ * "CRVAL1  = 10.5"; anything else is kept as it is. */
+static void normalise_line(char card[MX_CARD_LEN + 1]) {
+    size_t k = 0;
+    while (k < 8 && (isalnum((unsigned char)card[k]) || card[k] == '_' || card[k] == '-')) k++;
+    if (k == 0) return;
+    size_t e = k;
+    while (card[e] == ' ') e++;
+    if (card[e] != '=' || (e == 8 && card[9] == ' ')) return;
+    char key[9];
+    for (size_t i = 0; i < k; i++) key[i] = (char)toupper((unsigned char)card[i]);
+    key[k] = '\0';
+    if (strcmp(key, "COMMENT") == 0 || strcmp(key, "HISTORY") == 0) return;
+    const char *rest = card + e + 1;
+    while (*rest == ' ') rest++;
+    char out[MX_CARD_LEN + 16];
+    snprintf(out, sizeof out, "%-8s= %s", key, rest);
+    set_card(card, out);
+}
+
 int mx_header_from_text(const char *text, size_t len, const char *source, mx_header **out) {
     *out = NULL;
     mx_header *h = mx_header_new();
     if (!h) return mx_seterr(MX_ERR_NOMEM, "header");
-    int has_newline = memchr(text, '\n', len) != NULL;
+    /* Lines layout when the first line ends within one card (80 characters,
+     * perhaps + CR); a newline after a run of raw cards (an editor's final
+     * newline) does not make it one. */
+    const char *first_nl = memchr(text, '\n', len);
+    int has_newline = first_nl && (size_t)(first_nl - text) <= MX_CARD_LEN + 1;
     size_t pos = 0;
     while (pos < len) {
         size_t end;
@@ -326,19 +397,25 @@ int mx_header_from_text(const char *text, size_t len, const char *source, mx_hea
             end = pos + MX_CARD_LEN < len ? pos + MX_CARD_LEN : len;
         }
         size_t n = end - pos;
-        while (n > 0 && (text[pos + n - 1] == '\r')) n--;
+        while (n > 0 && (text[pos + n - 1] == '\r' || (!has_newline && text[pos + n - 1] == '\n')))
+            n--;
         char card[MX_CARD_LEN + 1];
         if (n > MX_CARD_LEN) n = MX_CARD_LEN;
         memcpy(card, text + pos, n);
         card[n] = '\0';
         pos = has_newline ? end + 1 : end;
+        for (size_t i = 0; i < n; i++)
+            if (card[i] == '\t' || card[i] == '\0') card[i] = ' ';
         char k[9];
         card_key(card, k);
         if (strcmp(k, "END") == 0 && (n == 3 || card[3] == ' ')) break;
         int blank = 1;
         for (size_t i = 0; i < n; i++)
             if (card[i] != ' ') blank = 0;
-        if (blank && has_newline) continue; /* empty lines in text headers */
+        /* an empty line in a text header is layout; a line of 80 blanks is a blank card */
+        if (blank && has_newline && n < MX_CARD_LEN) continue;
+        if (blank && !has_newline && n < MX_CARD_LEN) continue; /* trailing partial card */
+        if (has_newline) normalise_line(card);
         int st = mx_header_append_card(h, card);
         if (st != MX_OK) {
             mx_header_free(h);

@@ -49,7 +49,7 @@ int mx_header_get_raw(const mx_header *h, const char *key, char *value, size_t v
 
 /* Setters replace the first card with that keyword in place, or append.
  * comment may be NULL (keeps the old comment when replacing). Doubles are
- * written with 17 significant digits so they round-trip exactly. */
+ * written with the fewest digits (at most 17) that read back exactly. */
 int mx_header_set_double(mx_header *h, const char *key, double value, const char *comment);
 int mx_header_set_long(mx_header *h, const char *key, long value, const char *comment);
 int mx_header_set_bool(mx_header *h, const char *key, int value, const char *comment);
