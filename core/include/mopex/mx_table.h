@@ -19,8 +19,10 @@
  * aliases i, int, integer, long, r, real, float, f, d, double, c, char, s,
  * string. Keyword values keep their raw text (types are not trusted: the
  * guide tags file names as \int); numeric conversion happens on use.
- * Writing is atomic and round-trips losslessly: doubles with 17 significant
- * digits unless a column sets a format.
+ * Writing is atomic and round-trips losslessly: doubles with the shortest of
+ * 15/16/17 significant digits that reads back exactly, unless a column sets a
+ * format. Keywords are written in MOPEX's typed form (\char KEY = v), which
+ * astropy skips silently (it reads only untyped \KEY = v keywords).
  *
  * Ownership: mx_table_free frees everything; strings passed in are copied;
  * pointers returned by getters stay valid until the table changes.
