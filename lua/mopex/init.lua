@@ -22,6 +22,7 @@ function M.doc(obj, text) docs[obj] = text; return obj end
 M._docs = docs
 
 require("mopex.objects").install(M, core)
+require("mopex.io").init(core)
 
 -- Module schemas: every embedded mopex.modules.<x> registers itself.
 local mods = {}
@@ -68,7 +69,7 @@ function M.help(x)
     if mt and docs[mt] then text = docs[mt] else text = "no help for this " .. type(x) end
   end
   print(text)
-  return nil
+  return  -- no value: the REPL then prints nothing after the text
 end
 
 return M

@@ -41,6 +41,9 @@
 --   key          classic namelist key (the guide's main spelling)
 --   aliases      other classic spellings
 --   scope        "block" (inside the module's &BLOCK, default) or "global"
+--   input        true: a product of an earlier module (interp_images, detmaps, ...),
+--                taken by pipelines from their current values (mopex.flow), never
+--                from a namelist key
 --   flag         classic command-line flag ("-I"), for the docs
 --   doc          one line
 local S = {}
