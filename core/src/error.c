@@ -91,14 +91,14 @@ void mx_log(mx_log_level level, const char *fmt, ...) {
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     pthread_mutex_lock(&log_lock);
+    if (progress_line_open) { /* finish the progress bar's line first */
+        fputc('\n', stderr);
+        progress_line_open = 0;
+    }
     if (log_fn) {
         log_fn(level, msg, log_ud);
     } else {
         static const char *prefix[] = {"error: ", "warning: ", "", "debug: "};
-        if (progress_line_open) {
-            fputc('\n', stderr);
-            progress_line_open = 0;
-        }
         fprintf(stderr, "%s%s\n", prefix[level], msg);
     }
     pthread_mutex_unlock(&log_lock);

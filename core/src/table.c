@@ -1218,6 +1218,15 @@ int mx_table_read_ipac(const char *path, mx_table **out) {
         status = mx_seterr(MX_ERR_IO, "reading table '%s': %s", path, strerror(errno));
         goto exit;
     }
+    {
+        /* A file with nothing but blanks is no table (a FIF has at least keywords). */
+        size_t k = 0;
+        while (k < len && (buf[k] == ' ' || buf[k] == '\t' || buf[k] == '\r' || buf[k] == '\n')) k++;
+        if (k == len) {
+            status = mx_seterr(MX_ERR_FORMAT, "table '%s' is empty", path);
+            goto exit;
+        }
+    }
     status = mx_table_parse_ipac(buf, len, path, out);
 exit:
     fclose(f);
