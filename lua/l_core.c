@@ -28,6 +28,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <sys/resource.h>
 
 #include "mxl.h"
 
@@ -44,6 +46,22 @@ static int c_threads(lua_State *L) {
         mx_set_threads((int)n);
     }
     lua_pushinteger(L, mx_threads());
+    return 1;
+}
+
+/* core.setpriority(n): the classic NICE = 1 runs at nice 19 (000 l.9425-9426). */
+static int c_setpriority(lua_State *L) {
+    int n = (int)luaL_checkinteger(L, 1);
+    if (setpriority(PRIO_PROCESS, 0, n) != 0)
+        return luaL_error(L, "setpriority(%d): %s", n, strerror(errno));
+    return 0;
+}
+
+static int c_getpriority(lua_State *L) {
+    errno = 0;
+    int n = getpriority(PRIO_PROCESS, 0);
+    if (n == -1 && errno != 0) return luaL_error(L, "getpriority: %s", strerror(errno));
+    lua_pushinteger(L, n);
     return 1;
 }
 
@@ -524,6 +542,8 @@ static const luaL_Reg core_funcs[] = {
     {"version", c_version},
     {"threads", c_threads},
     {"cpu_count", c_cpu_count},
+    {"setpriority", c_setpriority},
+    {"getpriority", c_getpriority},
     {"log_level", c_log_level},
     {"warnings", c_warnings},
     {"last_status", c_last_status},

@@ -278,7 +278,7 @@ Wcs: a celestial world coordinate system (wcslib; SIP/TPV distortion included).
       sky2pix = "w:sky2pix(ra, dec) -> x, y (1-based); numbers or two arrays",
       pixel_scale = "w:pixel_scale([x, y]) -> sx, sy: arcsec per pixel along x and y at (x, y)",
       pixel_area = "w:pixel_area([x, y]) -> solid angle of the pixel in arcsec^2",
-      orientation = "w:orientation([x, y]) -> crota2, flipped: position angle of +y, deg E of N",
+      orientation = "w:orientation([x, y]) -> crota2, flipped: FITS CROTA2 of the aligned frame (= minus the position angle of +y, deg E of N)",
       footprint = "w:footprint(nx, ny[, nedge]) -> ras, decs of the outer corners of an nx x ny\n"
         .. "  image, counter-clockwise from pixel corner (0.5, 0.5), nedge points per edge",
       ctype = "w:ctype(axis) -> CTYPE of axis 1 or 2, e.g. \"RA---TAN-SIP\"",
@@ -290,6 +290,34 @@ Wcs: a celestial world coordinate system (wcslib; SIP/TPV distortion included).
       close = "w:close(): free it now",
     },
   }
+  -- Frames (FIF tables), tiling, gains and sky systems (bindings in l_fif.c).
+  export("read_fif", core.read_fif, [=[
+mopex.read_fif(path) -> frame
+  Read a Fiducial Image Frame table (FIF.tbl, hand-edited ones included) as a
+  table with crval1, crval2, crpix1, crpix2, cdelt1, cdelt2, crota2, naxis1,
+  naxis2, equinox, projection, system, ctype1, ctype2.]=])
+  export("write_fif", core.write_fif, [=[
+mopex.write_fif(path, frame [, program]) -> nothing
+  Write a frame as a FIF.tbl (IPAC keywords in the guide's order).]=])
+  export("mosaic_fif", core.mosaic_fif, [=[
+mopex.mosaic_fif(frame|path, {pixel_size_x=, pixel_size_y=, pixel_ratio_x=, pixel_ratio_y=}) -> frame
+  The FIF at the output pixel size (the mosaic_fif.tbl rule: same sky, size wins over ratio).]=])
+  export("fif_wcs", core.fif_wcs, [=[
+mopex.fif_wcs(frame|path) -> Wcs
+  The WCS of a frame (CDELT/CROTA2 form).]=])
+  export("tiling", core.tiling, [=[
+mopex.tiling(naxis1, naxis2, tilemax_x [, tilemax_y]) -> array of tiles
+  The guide's tiling rule (000 l.7716-7729): {tile_id=, naxis1=, naxis2=, offset_x=, offset_y=},
+  offsets 0-based as in the tile tables.]=])
+  export("spitzer_gain", core.spitzer_gain, [=[
+mopex.spitzer_gain(path|Image) -> gain, read_noise
+  The guide's Eq 4.1: Gain = EXPTIME*GAIN/FLUXCONV (e- per MJy/sr), and RONOISE (or nil):
+  the values to give the S/N Estimator for Spitzer BCDs.]=])
+  export("sky_convert", core.sky_convert, [=[
+mopex.sky_convert(from, to, lon, lat) -> lon, lat
+  Convert positions (numbers or arrays, degrees) between "J2000", "FK5", "Galactic",
+  "Ecliptic".]=])
+
   for methods, texts in pairs(method_docs) do
     for name, text in pairs(texts) do
       assert(methods[name], "objects.lua documents a missing method " .. name)

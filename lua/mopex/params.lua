@@ -45,5 +45,14 @@ P.pixel_ratio_x = S.param { "pixel_ratio_x", type = "number", key = "MOSAIC_PIXE
   scope = "global", default = 1, min = 0, doc = "input pixel size / output pixel size along x" }
 P.pixel_ratio_y = S.param { "pixel_ratio_y", type = "number", key = "MOSAIC_PIXEL_RATIO_Y",
   scope = "global", default = 1, min = 0, doc = "input pixel size / output pixel size along y" }
+P.margin = S.param { "margin", type = "int", key = "MARGIN", scope = "global", default = 0,
+  unit = "pixels",
+  doc = "pixels around the FIF: > 0 grows the FIF on every side; with Mosaic Geometry the test "
+    .. "region (negative there drops frames that only touch the edge, 000 l.1417-1424)" }
+P.moving_object = S.param { "moving_object", type = "int", key = "MOVING_OBJECT_MOSAIC",
+  scope = "global", default = 0, min = 0,
+  doc = "moving-object mosaic: 1-based frame whose RA_REF/DEC_REF is the stationary reference; "
+    .. "every frame's CRVAL shifts by (RA_REF_s - RA_REF_i, DEC_REF_s - DEC_REF_i) "
+    .. "(Eq 5.1, 000 l.1994-2020); 0 = off" }
 
 return P

@@ -77,13 +77,16 @@ function S.param(spec)
 end
 
 --- Declare a module's output directory parameter ("out_dir") with its classic
---- *_DIR key and per-pipeline defaults: S.outdir{ key = "INTERP_DIR", mosaic = "Interp-mosaic" }.
+--- *_DIR key and per-pipeline defaults: S.outdir{ key = "INTERP_DIR", mosaic = "Interp-mosaic" };
+--- `default` applies when no pipeline is named (a direct Lua call).
 function S.outdir(spec)
   local defaults = {}
-  for k, v in pairs(spec) do if k ~= "key" and k ~= "doc" and k ~= "aliases" then defaults[k] = v end end
+  for k, v in pairs(spec) do
+    if k ~= "key" and k ~= "doc" and k ~= "aliases" and k ~= "default" then defaults[k] = v end
+  end
   return S.param {
     "out_dir", type = "path", key = spec.key, aliases = spec.aliases, scope = "global",
-    defaults = defaults,
+    default = spec.default, defaults = defaults,
     doc = spec.doc or "output directory of this module (relative paths are under output_dir)",
   }
 end
