@@ -415,7 +415,7 @@ int mx_tiles_table(const mx_tile *tiles, int ntiles, const char *prefix, const c
     snprintf(buf, sizeof buf, "Output from %s, mopexlua %s", program && *program ? program : "tiling",
              mx_version());
     st = mx_table_set_keyword(t, "comment", buf, 'c');
-    static const char *const names[6] = {"tile_id", "file", "naxis1", "naxis2", "offset_x", "offset_y"};
+    static const char *const names[6] = {"tile_id", "fname", "xoff", "yoff", "naxis1", "naxis2"};
     for (int c = 0; c < 6 && st == MX_OK; c++)
         st = mx_table_add_column(t, names[c], c == 1 ? MX_COL_STRING : MX_COL_INT,
                                  c >= 2 ? "pixels" : NULL, NULL);
@@ -425,10 +425,10 @@ int mx_tiles_table(const mx_tile *tiles, int ntiles, const char *prefix, const c
                  suffix ? suffix : "");
         st = mx_table_set_int(t, 0, k, tiles[k].id);
         if (st == MX_OK) st = mx_table_set_string(t, 1, k, buf);
-        if (st == MX_OK) st = mx_table_set_int(t, 2, k, tiles[k].nx);
-        if (st == MX_OK) st = mx_table_set_int(t, 3, k, tiles[k].ny);
-        if (st == MX_OK) st = mx_table_set_int(t, 4, k, tiles[k].x0);
-        if (st == MX_OK) st = mx_table_set_int(t, 5, k, tiles[k].y0);
+        if (st == MX_OK) st = mx_table_set_int(t, 2, k, tiles[k].x0);
+        if (st == MX_OK) st = mx_table_set_int(t, 3, k, tiles[k].y0);
+        if (st == MX_OK) st = mx_table_set_int(t, 4, k, tiles[k].nx);
+        if (st == MX_OK) st = mx_table_set_int(t, 5, k, tiles[k].ny);
     }
     if (st != MX_OK) {
         mx_table_free(t);
@@ -1061,7 +1061,7 @@ int mx_geom_run(int n, const char *const *paths, const char *fif_path, const mx_
     char buf[160];
     snprintf(buf, sizeof buf, "Output from mosaic_geom, mopexlua %s", mx_version());
     st = mx_table_set_keyword(t, "comment", buf, 'c');
-    static const char *const names[6] = {"image_id", "file", "naxis1", "naxis2", "offset_x", "offset_y"};
+    static const char *const names[6] = {"image_id", "fname", "xoff", "yoff", "naxis1", "naxis2"};
     for (int c = 0; c < 6 && st == MX_OK; c++)
         st = mx_table_add_column(t, names[c], c == 1 ? MX_COL_STRING : MX_COL_INT,
                                  c >= 2 ? "pixels" : NULL, NULL);
@@ -1070,10 +1070,10 @@ int mx_geom_run(int n, const char *const *paths, const char *fif_path, const mx_
         if (!selected[i]) continue;
         st = mx_table_set_int(t, 0, r, i + 1);
         if (st == MX_OK) st = mx_table_set_string(t, 1, r, paths[i]);
-        if (st == MX_OK) st = mx_table_set_int(t, 2, r, boxes[i].w);
-        if (st == MX_OK) st = mx_table_set_int(t, 3, r, boxes[i].h);
-        if (st == MX_OK) st = mx_table_set_int(t, 4, r, boxes[i].x0);
-        if (st == MX_OK) st = mx_table_set_int(t, 5, r, boxes[i].y0);
+        if (st == MX_OK) st = mx_table_set_int(t, 2, r, boxes[i].x0);
+        if (st == MX_OK) st = mx_table_set_int(t, 3, r, boxes[i].y0);
+        if (st == MX_OK) st = mx_table_set_int(t, 4, r, boxes[i].w);
+        if (st == MX_OK) st = mx_table_set_int(t, 5, r, boxes[i].h);
         r++;
     }
     if (st != MX_OK) goto exit;

@@ -1238,7 +1238,7 @@ exit:
 
 static int table_has_nulls(const mx_table *t) {
     for (int c = 0; c < t->ncols; c++)
-        if (memchr(t->cols[c].isnull, 1, (size_t)t->nrows)) return 1;
+        if (t->nrows > 0 && memchr(t->cols[c].isnull, 1, (size_t)t->nrows)) return 1;
     return 0;
 }
 

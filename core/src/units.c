@@ -72,11 +72,7 @@ mx_unit mx_unit_parse(const char *bunit) {
             if (is_per_arcsec2(s)) return MX_UNIT_UJY_ARCSEC2;
         }
     }
-    if (!bunit || !*bunit)
-        mx_warn("no BUNIT: the data are taken as counts and fluxes are in image units x pixels");
-    else
-        mx_warn("BUNIT '%s' is neither MJy/sr nor microJy/arcsec2: the data are taken as counts "
-                "and fluxes are in image units x pixels", bunit);
+    /* Counts: the caller warns, naming the file (it knows which one). */
     return MX_UNIT_COUNTS;
 }
 

@@ -129,10 +129,10 @@ static void test_tiling_oracle(void) {
     MXT_OK(mx_tiles_table(tiles, nt, "coadd_", "_Image.fits", "mosaic_coadder", &t));
     MXT_EQ_INT(t->nrows, 18);
     char buf[64];
-    MXT_EQ_STR(mx_table_get_string(t, mx_table_find_column(t, "file"), 17, buf, sizeof buf),
+    MXT_EQ_STR(mx_table_get_string(t, mx_table_find_column(t, "fname"), 17, buf, sizeof buf),
                "coadd_Tile_018_Image.fits");
     int64_t v;
-    MXT_OK(mx_table_get_int(t, mx_table_find_column(t, "offset_x"), 8, &v));
+    MXT_OK(mx_table_get_int(t, mx_table_find_column(t, "xoff"), 8, &v));
     MXT_EQ_INT(v, 8 * 494);
     MXT_OK(mx_table_get_int(t, mx_table_find_column(t, "naxis1"), 8, &v));
     MXT_EQ_INT(v, 498);
@@ -864,9 +864,9 @@ static void test_geometry_real(void) {
     int64_t v;
     MXT_OK(mx_table_get_int(t, mx_table_find_column(t, "naxis1"), 1, &v));
     MXT_EQ_INT(v, 40);
-    MXT_OK(mx_table_get_int(t, mx_table_find_column(t, "offset_x"), 1, &v));
+    MXT_OK(mx_table_get_int(t, mx_table_find_column(t, "xoff"), 1, &v));
     MXT_EQ_INT(v, 40);
-    MXT_OK(mx_table_get_int(t, mx_table_find_column(t, "offset_y"), t->nrows - 1, &v));
+    MXT_OK(mx_table_get_int(t, mx_table_find_column(t, "yoff"), t->nrows - 1, &v));
     MXT_EQ_INT(v, (nty - 1) * tty);
     MXT_OK(mx_table_get_int(t, mx_table_find_column(t, "naxis2"), t->nrows - 1, &v));
     MXT_EQ_INT(v, lty);
@@ -878,7 +878,7 @@ static void test_geometry_real(void) {
         while (!sel[i]) i++;
         MXT_OK(mx_table_get_int(t, mx_table_find_column(t, "image_id"), r, &v));
         MXT_EQ_INT(v, i + 1);
-        MXT_OK(mx_table_get_int(t, mx_table_find_column(t, "offset_x"), r, &v));
+        MXT_OK(mx_table_get_int(t, mx_table_find_column(t, "xoff"), r, &v));
         MXT_EQ_INT(v, boxes[i].x0);
         MXT_OK(mx_table_get_int(t, mx_table_find_column(t, "naxis2"), r, &v));
         MXT_EQ_INT(v, boxes[i].h);

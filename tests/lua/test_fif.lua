@@ -265,9 +265,9 @@ T.test("FIF, geometry and S/N on the real IRAC frames", function()
   T.eq(core.read_fif(geo.fif).naxis1, 80)
   local it <close> = mopex.read_table(geo.interp_table)
   T.eq(it:nrows(), 18)
-  T.eq(it:columns(), { "image_id", "file", "naxis1", "naxis2", "offset_x", "offset_y" })
+  T.eq(it:columns(), { "image_id", "fname", "xoff", "yoff", "naxis1", "naxis2" })
   local tt <close> = mopex.read_table(geo.tiles)
-  T.eq(tt:get(2, "offset_x"), 40)
+  T.eq(tt:get(2, "xoff"), 40)
   -- a negative MARGIN keeps fewer frames (8 in the C test)
   local shr = mopex.mosaic_geometry { images = frames, fif = dir .. "/sub_FIF.tbl",
     output_dir = dir .. "/geom2", margin = -30 }

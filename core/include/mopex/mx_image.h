@@ -124,6 +124,7 @@ typedef enum {
     MX_UNIT_UJY_ARCSEC2 = 2,
     MX_UNIT_MJY_ARCSEC2 = 3    /* "mJy/arcsec2": factor 1000 vs microJy, warned */
 } mx_unit;
+/* Silent for counts (callers warn naming the file); "mJy/arcsec2" warns. */
 mx_unit mx_unit_parse(const char *bunit);
 /* microJy per (image unit x pixel) for a pixel of `area_arcsec2`;
  * 0 for counts. MJy/sr: 1e12/(180*3600/pi)^2 * A = 23.5044305 * A. */

@@ -15,7 +15,7 @@
 -- geom_DmaskList.txt, geom_rmask_ImageList.txt (for the lists given),
 -- geom_fif.tbl (the FIF), geom_Tile.tbl (its tiling) and geom_Int_Img.tbl
 -- (predicted box of each selected frame's interpolated image: image_id,
--- file, naxis1, naxis2, offset_x, offset_y, offsets 0-based). An empty
+-- fname, xoff, yoff, naxis1, naxis2, offsets 0-based). An empty
 -- selection is an error.
 local S = require "mopex.schema"
 local P = require "mopex.params"
