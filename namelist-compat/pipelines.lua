@@ -233,7 +233,7 @@ P.settings = { "verbose", "NICE", "save_namelist", "do_multiprocess", "ncpu_mult
 
 -- Keys found in real public namelists that no MOPEX document defines and that change
 -- nothing in mopexlua: recognised (no W003), listed once at verbose.
-P.legacy = { "have_uncertainties", "overwrite_dmask", "DCE_Status_Mask_Radhit_Bit",
+P.legacy = { "have_uncertainties", "overwrite_dmask",
              "RMASK_MOSAIC_DIR", "IMask_Fatal_BitPattern", "delete_intermediate_files_array_corr",
              "IMAGELIST_FILE_NAME" }
 

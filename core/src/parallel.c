@@ -9,6 +9,10 @@
 #include <unistd.h>
 
 static _Atomic int configured_threads = 0; /* 0 = not yet decided */
+/* Set inside a worker: a nested mx_parallel_for (a kernel that parallelises
+ * itself, called from a loop over frames) runs serially instead of starting
+ * threads^2 threads. */
+static _Thread_local int in_worker = 0;
 
 int mx_cpu_count(void) {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -47,6 +51,8 @@ typedef struct {
 static void *worker(void *p) {
     worker_arg *w = p;
     job *j = w->j;
+    int was_in_worker = in_worker;
+    in_worker = 1;
     for (;;) {
         if (atomic_load(&j->stop)) break;
         if (mx_interrupt_requested()) {
@@ -75,12 +81,13 @@ static void *worker(void *p) {
             atomic_store(&j->stop, 1);
         }
     }
+    in_worker = was_in_worker;
     return NULL;
 }
 
 int mx_parallel_for_n(long n, int max_threads, mx_parallel_fn fn, void *ctx) {
     if (n <= 0) return MX_OK;
-    int nt = mx_threads();
+    int nt = in_worker ? 1 : mx_threads();
     if (max_threads > 0 && nt > max_threads) nt = max_threads;
     if (nt > n) nt = (int)n;
     if (nt <= 1) {

@@ -205,10 +205,10 @@ T.test("list checks, missing files and the overlap pipeline", function()
   end
   T.raises(function()
     mopex.interpolate { pipeline = "overlap", images = imgs, fif = fif, output_dir = dir,
-      mask_bright = true, bright_masks = { dets[1] } }
+      mask_bright = true, detmaps = { dets[1] } }
   end, "Detection map list has 1 entries, ImageList has 4", true)
   local p = mopex.interpolate { pipeline = "overlap", images = imgs, sigmas = sigs, dce_masks = msks,
-    fif = fif, output_dir = dir .. "/ov", mask_bright = 1, bright_masks = dets }
+    fif = fif, output_dir = dir .. "/ov", mask_bright = 1, detmaps = dets }
   T.eq(p.method.method, 3)
   T.ok(p.images[1]:find("/ov/Interp-overlap/interp_", 1, true) ~= nil)
   for k = 1, 4 do

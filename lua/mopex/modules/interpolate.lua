@@ -38,8 +38,9 @@ local params = {
     doc = "method 4: bicubic (Keys) kernel parameter" },
   S.param { "mask_bright", type = "bool", key = "mask_bright", scope = "global", default = false,
     doc = "Overlap's bright-object masking: input pixels whose detection map is > 0 are bad" },
-  S.param { "bright_masks", type = "list",
-    doc = "detection maps (*detmap.fits from Detect), same order as images; used with mask_bright" },
+  S.param { "detmaps", type = "list", input = true,
+    doc = "detection maps (*detmap.fits from Detect), same order as images; used only with "
+      .. "mask_bright (Overlap's bright-object masking)" },
   S.param { "out_dir", type = "path", key = "INTERP_DIR", scope = "global", default = "Interp-mosaic",
     defaults = { overlap = "Interp-overlap", apex = "Interp-apex" },
     doc = "output directory of the interpolated images (relative paths are under output_dir)" },
@@ -50,8 +51,8 @@ local params = {
 local function frame_inputs(o)
   local f = IO.frames(o)
   local bright
-  if o.bright_masks ~= nil then
-    local l, desc = IO.paths(o.bright_masks, "Detection map list")
+  if o.mask_bright and o.detmaps ~= nil then
+    local l, desc = IO.paths(o.detmaps, "Detection map list")
     if #l ~= f.n then
       local idesc = type(o.images) == "string" and ("ImageList '" .. o.images .. "'") or "ImageList"
       error(string.format("%s has %d entries, %s has %d", desc, #l, idesc, f.n), 0)

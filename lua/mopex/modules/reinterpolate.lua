@@ -25,7 +25,7 @@ local first_dir = I.by_name.out_dir
 
 local params = {
   P.images, P.sigmas, P.dce_masks, P.dce_fatal, P.pmask, P.pmask_fatal, P.rmasks, P.rmask_fatal,
-  P.output_dir, I.by_name.mask_bright, I.by_name.bright_masks,
+  P.output_dir, I.by_name.mask_bright, I.by_name.detmaps,
   S.param { "interp_dir", type = "path", key = first_dir.key, scope = "global",
     default = first_dir.default, defaults = first_dir.defaults,
     doc = "the first pass: Mosaic Interpolate's output directory (relative paths are under output_dir)" },

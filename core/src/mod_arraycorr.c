@@ -1,0 +1,112 @@
+/* mod_arraycorr.c - Make Array Correction Files (mx_framemods.h): one
+ * correction frame per BCD, with the BCD's header and WCS. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "framemods_priv.h"
+
+void mx_array_corr_values(const float *corr, const float *pixarea, size_t n, float *out) {
+    /* Open question (mosaic.md 5.6.23): how the pixel-area image enters is
+     * documented only in README_arraycorr, which we do not have. Until it
+     * is known the correction is the array-location image as it is. */
+    (void)pixarea;
+    memcpy(out, corr, n * sizeof *out);
+}
+
+typedef struct {
+    const mx_fm_inputs *in;
+    const mx_array_corr_opts *o;
+    const mx_image *corr, *pixarea;
+    char **names;
+    mx_fm_result *res;
+} ac_ctx;
+
+static int check_size(const mx_image *aux, const char *role, const char *aux_path, const char *bcd,
+                      long nx, long ny) {
+    if (aux->nx == nx && aux->ny == ny) return MX_OK;
+    return mx_seterr(MX_ERR_MISMATCH, "%s '%s' is %ld x %ld, image '%s' is %ld x %ld", role, aux_path,
+                     aux->nx, aux->ny, bcd, nx, ny);
+}
+
+static int ac_frame(long i, void *vctx, int thread) {
+    (void)thread;
+    ac_ctx *c = vctx;
+    const char *path = c->in->images[i];
+    mx_fm_frame *fr = &c->res->frames[i];
+    double t0 = fm_now();
+    mx_header *hdr = NULL;
+    mx_image *out = NULL;
+    char *opath = NULL;
+    long nx, ny;
+    int st;
+    if ((st = mx_fits_read_header(path, &hdr, &nx, &ny, NULL)) != MX_OK) goto exit;
+    if ((st = check_size(c->corr, "ARRAY_CORR_IMAGE", c->o->corr_image, path, nx, ny)) != MX_OK) goto exit;
+    if (c->pixarea &&
+        (st = check_size(c->pixarea, "ARRAY_PIXAREA_IMAGE", c->o->pixarea_image, path, nx, ny)) != MX_OK)
+        goto exit;
+    if ((st = mx_image_new(nx, ny, MX_IMG_FLOAT, -32, 0.0f, &out)) != MX_OK) goto exit;
+    mx_array_corr_values(c->corr->data, c->pixarea ? c->pixarea->data : NULL,
+                         (size_t)nx * (size_t)ny, out->data);
+    mx_header_free(out->hdr);
+    out->hdr = hdr;
+    hdr = NULL;
+    char buf[1200];
+    snprintf(buf, sizeof buf, "%s", c->o->corr_image);
+    st = mx_header_set_string(out->hdr, "ARRCORR", buf, "array-location correction image");
+    if (st == MX_OK && c->pixarea)
+        st = mx_header_set_string(out->hdr, "PIXAREA", c->o->pixarea_image, "pixel-area image");
+    snprintf(buf, sizeof buf, "Array correction frame of %s", path);
+    if (st == MX_OK) st = mx_header_add_history(out->hdr, buf);
+    if (st != MX_OK) goto exit;
+    snprintf(buf, sizeof buf, "corr_%s.fits", c->names[i]);
+    if (!(opath = fm_join(c->o->out_dir, buf))) {
+        st = MX_ERR_NOMEM;
+        goto exit;
+    }
+    if ((st = mx_image_write(out, opath)) != MX_OK) goto exit;
+    fr->output = opath;
+    opath = NULL;
+    fm_frame_done("array_corr_files", path, fr, t0);
+exit:
+    free(opath);
+    mx_image_free(out);
+    mx_header_free(hdr);
+    return st;
+}
+
+int mx_array_corr_files(const mx_fm_inputs *in, const mx_array_corr_opts *o, mx_fm_result **out) {
+    mx_fm_result *res = NULL;
+    mx_image *corr = NULL, *pixarea = NULL;
+    char **names = NULL;
+    int st;
+    if (out) *out = NULL;
+    if (!o || !o->corr_image || !*o->corr_image)
+        return mx_seterr(MX_ERR_PARAM, "array_corr_files: ARRAY_CORR_IMAGE is not set");
+    if ((st = fm_check_inputs(in, o->out_dir, "array_corr_files")) != MX_OK) return st;
+    if ((st = mx_image_read(o->corr_image, &corr)) != MX_OK) goto exit;
+    if (o->pixarea_image && *o->pixarea_image) {
+        if ((st = mx_image_read(o->pixarea_image, &pixarea)) != MX_OK) goto exit;
+        if (pixarea->nx != corr->nx || pixarea->ny != corr->ny) {
+            st = mx_seterr(MX_ERR_MISMATCH, "ARRAY_PIXAREA_IMAGE '%s' is %ld x %ld, ARRAY_CORR_IMAGE "
+                           "'%s' is %ld x %ld", o->pixarea_image, pixarea->nx, pixarea->ny,
+                           o->corr_image, corr->nx, corr->ny);
+            goto exit;
+        }
+    }
+    if ((st = fm_names(in->n, in->images, NULL, &names)) != MX_OK) goto exit;
+    if ((st = fm_result_new(in->n, &res)) != MX_OK) goto exit;
+    ac_ctx ctx = {in, o, corr, pixarea, names, res};
+    if ((st = fm_run_frames(in->n, ac_frame, &ctx, "array_corr_files")) != MX_OK) goto exit;
+    st = fm_write_list(res, o->out_dir, "corr_ImageList.txt");
+exit:
+    fm_free_names(in->n, names);
+    mx_image_free(corr);
+    mx_image_free(pixarea);
+    if (st == MX_OK && out)
+        *out = res;
+    else
+        mx_fm_result_free(res);
+    return st;
+}
