@@ -30,6 +30,7 @@
 #include <string.h>
 #include <errno.h>
 #include <sys/resource.h>
+#include <time.h>
 
 #include "mxl.h"
 
@@ -46,6 +47,14 @@ static int c_threads(lua_State *L) {
         mx_set_threads((int)n);
     }
     lua_pushinteger(L, mx_threads());
+    return 1;
+}
+
+/* core.wallclock() -> seconds on a monotonic clock (for step timings). */
+static int c_wallclock(lua_State *L) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    lua_pushnumber(L, (lua_Number)ts.tv_sec + 1e-9 * (lua_Number)ts.tv_nsec);
     return 1;
 }
 
@@ -543,6 +552,7 @@ static const luaL_Reg core_funcs[] = {
     {"threads", c_threads},
     {"cpu_count", c_cpu_count},
     {"setpriority", c_setpriority},
+    {"wallclock", c_wallclock},
     {"getpriority", c_getpriority},
     {"log_level", c_log_level},
     {"warnings", c_warnings},

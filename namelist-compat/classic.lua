@@ -150,7 +150,9 @@ local function writers(opts)
 end
 
 --- Classic entry point. opts (tests): workdir, stdout, stderr, cpu_count, now,
---- scripts_dir. Returns the exit status.
+--- scripts_dir; default_namelist = true (a pipeline script run directly) lets a
+--- command line without -n use the pipeline's built-in configuration
+--- (config.default_namelist). Returns the exit status.
 function M.main(script_name, args, opts)
   opts = opts or {}
   local out, err, log = writers(opts)
@@ -161,7 +163,8 @@ function M.main(script_name, args, opts)
     return 2
   end
   local ok, cfg = pcall(C.configure, script, args or {}, {
-    workdir = opts.workdir, log = log, cpu_count = opts.cpu_count })
+    workdir = opts.workdir, log = log, cpu_count = opts.cpu_count,
+    default_namelist = opts.default_namelist })
   if not ok then
     if type(cfg) == "table" and cfg.usage then
       err:write(script, ".pl: ", cfg.message, "\n", C.usage(script), "\n")

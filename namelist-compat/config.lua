@@ -373,12 +373,20 @@ function C.configure(script, args, opts)
 
   -- 1. namelist
   local nlname = cli.flags.n
+  local text = opts.text
+  local nlpath
+  if not nlname and not opts.namelist_path and not text and opts.default_namelist
+     and C.DEFAULT_NAMELISTS[script] then
+    -- a pipeline script run without -n: its built-in basic configuration (C.default_namelist)
+    nlname = script .. "_default.nl"
+    nlpath = nlname
+    text = C.default_namelist(script, cli)
+  end
   if not nlname and not opts.namelist_path then
     usage_error("missing required flag -n (namelist)")
   end
-  local nlpath = opts.namelist_path or (opts.text and join(join(workdir, cli.cdf or "cdf"), nlname))
+  nlpath = nlpath or opts.namelist_path or (opts.text and join(join(workdir, cli.cdf or "cdf"), nlname))
     or locate_namelist(nlname, workdir, cli.cdf, diags)
-  local text = opts.text
   if not text then
     local f, e = io.open(nlpath, "rb")
     if not f then error("cannot read namelist " .. nlpath .. ": " .. tostring(e), 0) end
@@ -473,6 +481,7 @@ function C.configure(script, args, opts)
       put(G, norm(f.key), { key = f.key, text = cli.flags[c], source = "flag", flag = c })
     end
   end
+  for _, s in ipairs(cli.sets) do C.resolve_lua_set(s, S, sdef, known) end
   for _, s in ipairs(cli.sets) do
     local it = { key = s.key, text = s.text, source = "set", arg = s.arg }
     if s.block then
@@ -677,7 +686,8 @@ function C.configure(script, args, opts)
         local step = { title = st.title, trigger = on_it.key, line = on_it.line,
                        block = blk and blk.name or nil, block_line = blk and blk.line or nil,
                        opts = {}, inputs = {}, keys = {} }
-        if not m or not m.run then
+        step.pipeline_step = C.pipeline_step(script, st, m)
+        if (not m or not m.run) and not step.pipeline_step then
           unimplemented[#unimplemented + 1] = string.format(
             "%s: E120 %s (%s = 1) is not implemented in mopexlua yet%s",
             where(on_it), st.title, on_it.key,
@@ -810,6 +820,16 @@ function C.configure(script, args, opts)
     if ok then residual_namelist = p else errs[#errs + 1] = "-u: " .. tostring(p) end
   end
 
+  -- 11b. what a pipeline does beyond a straight module sequence (C.plan_steps)
+  cfg_steps = C.plan_steps(script, cfg_steps, {
+    S = S, add = add, file = nlpath, is_shared = is_shared, module_pipeline = function(m) return module_pipeline(sdef, m) end,
+    get = function(key)
+      local it = G[norm(key)]
+      if it == nil then return nil end
+      if it.value ~= nil then return it.value end
+      return it.text
+    end })
+
   -- 12. unimplemented modules: an error before any work (a warning for dry runs)
   local allow = opts.allow_unimplemented or cli.dry_run
   for _, msg in ipairs(unimplemented) do
@@ -844,6 +864,273 @@ function C.configure(script, args, opts)
   if not opts.quiet then N.report(diags, { verbose = set.verbose, log = opts.log }) end
   if #errs > 0 then error(table.concat(errs, "\n"), 0) end
   return cfg
+end
+
+---------------------------------------------------------------------------------------
+-- Pipeline scripts: built-in configurations, Lua option names in --set, and the steps a
+-- pipeline runs beyond the straight module sequence of its namelist (mosaic.md 1.4,
+-- overlap.md 1.1). Used by configure; scripts/mosaic.lua and scripts/overlap.lua run
+-- the planned steps (translate.lua prints them, so translations follow the same plan).
+
+-- What `mopexlua mosaic.lua -I list` runs without -n (mosaic.md 1.1 "Basic mosaic";
+-- overlap.md 1.1 "Required set"): triggers and globals; every block of the pipeline is
+-- written out empty, so `--set run_xxx=1` switches any other module on with its
+-- defaults and without a missing-block warning.
+C.DEFAULT_NAMELISTS = {
+  mosaic = {
+    title = "the basic mosaic: Fiducial Image Frame, Mosaic Interpolate, Mosaic CoAdder, "
+      .. "Mosaic Combine (000 l.580-597)",
+    fif = "run_fiducial_image_frame",
+    lines = { "run_mosaic_interp = 1", "run_mosaic_coadder = 1", "run_mosaic_combiner = 1",
+              "create_unc_mosaic = 1" },
+  },
+  overlap = {
+    title = "background matching: Fiducial Image Frame, Mosaic Interpolate, Compute Overlap "
+      .. "Correction with the corrected images written (000 l.556-571)",
+    fif = "run_fiducial_image_frame",
+    lines = { "run_mosaic_interp = 1", "compute_overlap_correction = 1",
+              "apply_overlap_correction = 1" },
+  },
+}
+
+--- The text of the built-in namelist of `script` for the parsed command line `cli`
+--- (C.parse_args): the Fiducial Image Frame runs unless -F (or --set FIF_FILE_NAME)
+--- names a FIF.
+function C.default_namelist(script, cli)
+  local d = C.DEFAULT_NAMELISTS[script]
+  local has_fif = cli.flags.F ~= nil and cli.flags.F ~= ""
+  for _, s in ipairs(cli.sets) do
+    local k = norm(s.key)
+    if not s.block and (k == "fif_file_name" or k == "fif") and s.text ~= nil then has_fif = true end
+  end
+  local out = {
+    "# mopexlua built-in configuration of " .. script .. ".lua run without -n:",
+    "# " .. d.title .. ".",
+    "# Switch other modules on with --set run_xxx=1; --set also takes any classic key,",
+    "# BLOCK.KEY, a module option's Lua name or module.option (e.g. interpolate.method=2).",
+    "",
+    d.fif .. " = " .. (has_fif and "0" or "1"),
+  }
+  for _, l in ipairs(d.lines) do out[#out + 1] = l end
+  local seen = {}
+  for _, st in ipairs(P.scripts[script].steps) do
+    local b = st.blocks[1]
+    if b and not seen[b] then
+      seen[b] = true
+      out[#out + 1] = ""
+      out[#out + 1] = "&" .. b
+      out[#out + 1] = "&END"
+    end
+  end
+  return table.concat(out, "\n") .. "\n"
+end
+
+local function module_in(m, sdef)
+  if #m.pipelines == 0 then return true end
+  for _, pl in ipairs(m.pipelines) do
+    for _, name in ipairs(sdef.schema) do if pl == name then return true end end
+  end
+  return false
+end
+
+--- --set with Lua names: `--set method=2` (a module option of this pipeline, when only one
+--- classic key has that name) and `--set interpolate.method=2` (module.option) become the
+--- classic key or BLOCK.KEY. Classic names are left alone. Rewrites s in place.
+function C.resolve_lua_set(s, S, sdef, known)
+  local function target(m, p)
+    if not p.key then
+      usage_error(string.format("--set %s: option '%s' of mopex.%s has no classic key; set it in a "
+        .. "Lua script", s.arg, p.name, m.name))
+    end
+    if p.scope == "global" then return { key = p.key } end
+    if not m.block then
+      usage_error(string.format("--set %s: mopex.%s has no classic block for option '%s'", s.arg,
+        m.name, p.name))
+    end
+    return { block = m.block, key = p.key }
+  end
+  local function apply(t)
+    s.block, s.key = t.block, t.key
+  end
+  if s.block then
+    if known.blocks[norm(s.block)] ~= nil then return end
+    local m = S.get(s.block)
+    if m == nil or not module_in(m, sdef) then return end   -- configure reports the block
+    local p = m.by_name[s.key]
+    if not p then
+      local names = {}
+      for _, q in ipairs(m.params) do if q.key then names[#names + 1] = q.name end end
+      table.sort(names)
+      usage_error(string.format("--set %s: mopex.%s has no option '%s' (options with a classic key: %s)",
+        s.arg, m.name, s.key, table.concat(names, ", ")))
+    end
+    return apply(target(m, p))
+  end
+  local k = norm(s.key)
+  if known.globals[k] or known.legacy[k] or known.triggers[k] then return end
+  local found, order = {}, {}
+  for _, name in ipairs(S.names()) do
+    local m = S.get(name)
+    local p = m.by_name[s.key]
+    -- only options a namelist can set: global keys, or block keys of a module with a block
+    if p and p.key and module_in(m, sdef) and not p.input and (p.scope == "global" or m.block) then
+      local t = target(m, p)
+      local id = (t.block or "") .. "." .. norm(t.key)
+      if not found[id] then
+        found[id] = { t = t, modules = { m.name } }
+        order[#order + 1] = id
+      else
+        table.insert(found[id].modules, m.name)
+      end
+    end
+  end
+  if #order == 1 then return apply(found[order[1]].t) end
+  if #order > 1 then
+    local alts = {}
+    for _, id in ipairs(order) do
+      alts[#alts + 1] = found[id].modules[1] .. "." .. s.key
+    end
+    usage_error(string.format("--set %s: '%s' is an option of several modules; say which: %s", s.arg,
+      s.key, table.concat(alts, ", ")))
+  end
+end
+
+-- Steps that no module schema implements but the pipeline script does (by trigger).
+C.PIPELINE_STEPS = { mosaic = { make_array_corr_mosaic = "array_corr_mosaic" } }
+
+--- The pipeline-script step name of a classic step without a module run function, or nil.
+function C.pipeline_step(script, st, m)
+  if m and m.run then return nil end
+  local t = C.PIPELINE_STEPS[script]
+  if not t then return nil end
+  for _, tr in ipairs(st.triggers) do
+    if t[norm(tr)] then return t[norm(tr)] end
+  end
+  return nil
+end
+
+local function copy_step(st, changes)
+  local c = {}
+  for k, v in pairs(st) do c[k] = v end
+  c.opts, c.inputs, c.keys = {}, {}, {}
+  for k, v in pairs(st.opts) do c.opts[k] = v end
+  for i, v in ipairs(st.inputs) do c.inputs[i] = v end
+  for k, v in pairs(st.keys) do c.keys[k] = v end
+  for k, v in pairs(changes or {}) do c[k] = v end
+  return c
+end
+
+-- A step for module m that the namelist switches on through a global key: options
+-- from the typed globals, shared values and products from the current values.
+local function module_step(ctx, m, title, trigger, literal)
+  local step = { title = title, trigger = trigger, opts = {}, inputs = {}, keys = {}, module = m,
+                 name = m.name, planned = true }
+  step.pipeline = ctx.module_pipeline(m)
+  step.opts.pipeline = step.pipeline
+  for _, p in ipairs(m.params) do
+    if p.input or (p.scope == "global" and ctx.is_shared(p)) then
+      step.inputs[#step.inputs + 1] = p.name
+    elseif literal[p.name] ~= nil then
+      step.opts[p.name], step.keys[p.name] = literal[p.name], p.key
+    elseif p.scope == "global" and p.key then
+      local v = ctx.get(p.key)
+      if v ~= nil and v ~= "" then step.opts[p.name], step.keys[p.name] = v, p.key end
+    end
+  end
+  return step
+end
+
+local function find_title(steps, title)
+  for i, st in ipairs(steps) do if st.title == title then return i, st end end
+  return nil
+end
+
+-- Mosaic modules that detect outliers on the first interpolation (1.3) and RMask.
+local MOSAIC_OUTLIER_TITLES = {
+  ["Detect (Outlier)"] = true, ["Mosaic Projection"] = true, ["Mosaic Coverage"] = true,
+  ["Mosaic Dual Outlier"] = true, ["Level"] = true, ["Mosaic Outlier"] = true,
+  ["Mosaic Box Outlier"] = true, ["Mosaic RMask"] = true,
+}
+
+local function plan_mosaic(steps, ctx)
+  local ii, interp = find_title(steps, "Mosaic Interpolate")
+  -- the plan is about mopex.interpolate's methods (INTERP_METHOD 1-4)
+  if not interp or interp.name ~= "interpolate" or not interp.module.by_name.method then return steps end
+  local method = interp.opts.method
+  if method == nil then method = ctx.S.param_default(interp.module.by_name.method, "mosaic") end
+  local drizzle, grid = method == 2, method == 3
+  local last_outlier, rmask_at
+  for i = ii + 1, #steps do
+    if MOSAIC_OUTLIER_TITLES[steps[i].title] then last_outlier = i end
+    if steps[i].title == "Mosaic RMask" then rmask_at = i end
+  end
+  local ri, reint = find_title(steps, "Mosaic Reinterpolate")
+  local out = {}
+  if drizzle and last_outlier then
+    -- mosaic.md 1.4: outliers from a Default interpolation, then Drizzle with the RMasks
+    local at = rmask_at or last_outlier
+    ctx.add("note", "N015", ctx.file, interp.line, string.format("INTERP_METHOD = 2 with outlier detection: "
+      .. "the first Mosaic Interpolate pass uses the Default method, a Drizzle pass with the new RMasks "
+      .. "follows %s (000 l.2786-2792)", steps[at].title))
+    for i, st in ipairs(steps) do
+      if i == ii then
+        out[#out + 1] = copy_step(st, { title = "Mosaic Interpolate (Default method, for outlier detection)" })
+        out[#out].opts.method = 1
+      elseif i ~= ri then
+        out[#out + 1] = st
+      end
+      if i == at then
+        out[#out + 1] = copy_step(interp, { title = "Mosaic Interpolate (Drizzle, with the RMasks)",
+                                            planned = true })
+      end
+    end
+    if reint then
+      ctx.add("warning", "W014", ctx.file, reint.line, "Mosaic Reinterpolate is not run with INTERP_METHOD = 2 "
+        .. "(Drizzle): the second Drizzle pass of Mosaic Interpolate applies the RMasks (000 l.3499-3505)")
+    end
+    return out
+  end
+  if reint and (drizzle or grid) then
+    ctx.add("warning", "W014", ctx.file, reint.line, string.format("Mosaic Reinterpolate is not allowed with "
+      .. "INTERP_METHOD = %s (000 l.2798-2799, l.3553-3555): a full %s re-interpolation with the RMasks "
+      .. "replaces it", tostring(method), grid and "Grid" or "Drizzle"))
+    for i, st in ipairs(steps) do
+      if i == ri then
+        out[#out + 1] = copy_step(interp, { title = "Mosaic Interpolate (full re-interpolation with the "
+          .. "RMasks, instead of Mosaic Reinterpolate)", trigger = st.trigger, line = st.line, planned = true })
+      else
+        out[#out + 1] = st
+      end
+    end
+    return out
+  end
+  return steps
+end
+
+local function plan_overlap(steps, ctx)
+  local z = ctx.S.get("zodi_subtract")
+  if not (ctx.get("apply_zodiacal_correction") == true and z and z.run) then return steps end
+  -- overlap.md 1.1: zodiacal light off every frame after S/N Estimator, before the rest
+  local step = module_step(ctx, z, "Zodiacal Subtraction", "apply_zodiacal_correction", { apply = true })
+  local out, placed = {}, false
+  for _, st in ipairs(steps) do
+    if not placed and st.title ~= "S/N Estimator" then out[#out + 1] = step; placed = true end
+    out[#out + 1] = st
+  end
+  if not placed then out[#out + 1] = step end
+  return out
+end
+
+--- The steps a pipeline runs for its switched-on modules: the straight sequence of the
+--- namelist plus what mosaic.md 1.4 and overlap.md 1.1 add (a Default first pass and a
+--- Drizzle second pass of Mosaic Interpolate around outlier detection; a full
+--- re-interpolation instead of Mosaic Reinterpolate for Grid/Drizzle; zodiacal
+--- subtraction). ctx: S, add(sev, code, file, line, msg), get(KEY) -> typed global,
+--- is_shared(p), module_pipeline(m).
+function C.plan_steps(script, steps, ctx)
+  if script == "mosaic" then return plan_mosaic(steps, ctx) end
+  if script == "overlap" then return plan_overlap(steps, ctx) end
+  return steps
 end
 
 return C

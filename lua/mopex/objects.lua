@@ -318,6 +318,14 @@ mopex.sky_convert(from, to, lon, lat) -> lon, lat
   Convert positions (numbers or arrays, degrees) between "J2000", "FK5", "Galactic",
   "Ecliptic".]=])
 
+  export("aperture", core.aperture, [=[
+mopex.aperture(img, x, y, {r = 5, annulus = {12, 20}, mask = m, fatal = 32520}) -> result
+mopex.aperture(img, xs, ys, opts) -> array of results
+  Exact aperture photometry (each pixel weighted by its exact overlap with the disc):
+  sum (background-subtracted when an annulus is given), sum_raw, area, area_bad, nbad,
+  background (annulus median), nbackground, edge, bad. x, y are FITS 1-based; NaN pixels
+  and mask pixels with (mask & fatal) ~= 0 are bad. Sums are in image units x pixels.]=])
+
   for methods, texts in pairs(method_docs) do
     for name, text in pairs(texts) do
       assert(methods[name], "objects.lua documents a missing method " .. name)

@@ -635,7 +635,7 @@ test("real namelists configure (mosaic, apex_user_list_1frame, apex_qa)", functi
     assert(x.severity ~= "error", N.format(x))
   end
   -- the fake modules declare only some of the block keys: the others are reported
-  eq(table.concat(w003, " "), "Coordinate_System:107 Sbkg_Filt_Size_for_Med:119 FINERES:130 GRID_RATIO:132 ALPHA:133",
+  eq(table.concat(w003, " "), "DCE_Status_Mask_Radhit_Bit:68 Coordinate_System:107 Sbkg_Filt_Size_for_Med:119 FINERES:130 GRID_RATIO:132 ALPHA:133",
     "block keys the fake schemas do not declare")
   eq(w120, 11, "11 modules without implementation among the fakes")
   local a = configure("apex_user_list_1frame", { "-n", "find_astrostars.nl" }, wd,

@@ -108,30 +108,29 @@ T.test("method 1 on simulated frames: constant sky, products, offsets", function
   local p = mopex.interpolate { images = sim.images, sigmas = sim.sigmas, dce_masks = sim.dce_masks,
     fif = fif, output_dir = out, pixel_ratio_x = 2, pixel_ratio_y = 2 }
   first = p
-  T.eq(#p.images, 4)
-  T.eq(#p.coverages, 4)
-  T.eq(#p.sigmas, 4)
-  T.eq(p.image_ids, { 1, 2, 3, 4 })
+  T.eq(#p.interp_images, 4)
+  T.eq(#p.interp_coverages, 4)
+  T.eq(#p.interp_sigmas, 4)
+  T.eq(p.interp_ids, { 1, 2, 3, 4 })
   T.eq(p.skipped, {})
   T.eq(p.reused, 0)
   T.eq(p.method.method, 1)
   T.eq(p.mosaic_fif, out .. "/mosaic_fif.tbl")
-  T.eq(p.fif, p.mosaic_fif)
-  T.eq(p.images[2], out .. "/Interp-mosaic/interp_" .. mopex.basename_noext(imgs[2]) .. ".fits")
-  T.eq(p.sigmas[2], out .. "/Interp-mosaic/interp_unc_" .. mopex.basename_noext(imgs[2]) .. "_sigma.fits")
+  T.eq(p.interp_images[2], out .. "/Interp-mosaic/interp_" .. mopex.basename_noext(imgs[2]) .. ".fits")
+  T.eq(p.interp_sigmas[2], out .. "/Interp-mosaic/interp_unc_" .. mopex.basename_noext(imgs[2]) .. "_sigma.fits")
   local mf <close> = mopex.read_table(p.mosaic_fif)
   T.eq(tonumber((mf:keyword("NAXIS1"))), 240)
   T.near(tonumber((mf:keyword("CDELT2"))), 0.00017, 1e-15)
   T.near(tonumber((mf:keyword("CRPIX1"))), 120.5, 1e-12)
-  T.eq(lines(p.lists.images), p.images)
-  T.eq(lines(p.lists.coverages), p.coverages)
-  T.eq(lines(p.lists.sigmas), p.sigmas)
-  local t <close> = mopex.read_table(p.table)
+  T.eq(lines(p.lists.interp_images), p.interp_images)
+  T.eq(lines(p.lists.interp_coverages), p.interp_coverages)
+  T.eq(lines(p.lists.interp_sigmas), p.interp_sigmas)
+  local t <close> = mopex.read_table(p.interp_table)
   T.eq(t:column("image_id"), { 1, 2, 3, 4 })
-  T.eq(t:column("fname"), p.images)
+  T.eq(t:column("fname"), p.interp_images)
   for k = 1, 4 do
-    local h = mopex.read_header(p.images[k])
-    local o = p.offsets[k]
+    local h = mopex.read_header(p.interp_images[k])
+    local o = p.placements[k]
     T.eq({ h.MINTOFFX, h.MINTOFFY, h.nx, h.ny }, { o.x, o.y, o.w, o.h })
     T.eq({ t:column("xoff")[k], t:column("yoff")[k], t:column("naxis1")[k], t:column("naxis2")[k] },
       { o.x, o.y, o.w, o.h })
@@ -152,7 +151,7 @@ T.test("method 1 on simulated frames: constant sky, products, offsets", function
     T.eq(o.nusable, usable)
     T.ok(usable < 64 * 64 - 17, "NaN, dead, hot and cosmic-ray pixels are masked")
     T.eq(h.NUSABLE, o.nusable)
-    local lo, hi, n, cmax, nnan = scan(p.images[k], p.coverages[k])
+    local lo, hi, n, cmax, nnan = scan(p.interp_images[k], p.interp_coverages[k])
     T.near(lo, C, 2e-6)
     T.near(hi, C, 2e-6)
     T.ok(n > 64 * 64 * 3, "covered pixels")
@@ -160,7 +159,7 @@ T.test("method 1 on simulated frames: constant sky, products, offsets", function
     T.eq(nnan, 0)
   end
   -- the product table feeds the next module as ordinary options
-  T.ok(mopex.file_exists(p.table))
+  T.ok(mopex.file_exists(p.interp_table))
 end)
 
 T.test("methods 2, 3, 4 keep the constant", function()
@@ -169,7 +168,7 @@ T.test("methods 2, 3, 4 keep the constant", function()
       output_dir = dir .. "/m" .. m, method = m, driz_fac = 0.7, grid_ratio = 3 }
     T.eq(p.method.method, m)
     for k = 1, 4 do
-      local lo, hi, n, _, nnan = scan(p.images[k], p.coverages[k])
+      local lo, hi, n, _, nnan = scan(p.interp_images[k], p.interp_coverages[k])
       T.near(lo, C, 2e-6)
       T.near(hi, C, 2e-6)
       T.ok(n > 2000, "method " .. m .. " covers the frame")
@@ -210,7 +209,7 @@ T.test("list checks, missing files and the overlap pipeline", function()
   local p = mopex.interpolate { pipeline = "overlap", images = imgs, sigmas = sigs, dce_masks = msks,
     fif = fif, output_dir = dir .. "/ov", mask_bright = 1, detmaps = dets }
   T.eq(p.method.method, 3)
-  T.ok(p.images[1]:find("/ov/Interp-overlap/interp_", 1, true) ~= nil)
+  T.ok(p.interp_images[1]:find("/ov/Interp-overlap/interp_", 1, true) ~= nil)
   for k = 1, 4 do
     -- the 20 detected pixels that were usable before
     local img <close> = mopex.read(imgs[k])
@@ -223,9 +222,9 @@ T.test("list checks, missing files and the overlap pipeline", function()
       end
     end
     T.ok(lost >= 16, "most detected pixels were usable")
-    T.eq(p.offsets[k].nusable, first.offsets[k].nusable - lost)
+    T.eq(p.placements[k].nusable, first.placements[k].nusable - lost)
   end
-  T.eq(mopex.read_header(p.images[1]).INTRPMTH, 3)
+  T.eq(mopex.read_header(p.interp_images[1]).INTRPMTH, 3)
 end)
 
 T.test("reinterpolate equals a fresh interpolate with the RMasks", function()
@@ -242,18 +241,18 @@ T.test("reinterpolate equals a fresh interpolate with the RMasks", function()
     rmasks = rms, output_dir = out }
   T.eq(r.reused, 3)
   T.eq(r.method.method, 1)
-  T.eq(r.images[1], out .. "/Reinterp-mosaic/" .. first.images[1]:match("[^/]+$"))
-  T.eq(r.offsets[2].nusable, first.offsets[2].nusable - 4)
+  T.eq(r.interp_images[1], out .. "/Reinterp-mosaic/" .. first.interp_images[1]:match("[^/]+$"))
+  T.eq(r.placements[2].nusable, first.placements[2].nusable - 4)
   local f = mopex.interpolate { images = sim.images, sigmas = sim.sigmas, dce_masks = sim.dce_masks,
     rmasks = rms, fif = fif, output_dir = out, out_dir = "fresh", pixel_ratio_x = 2, pixel_ratio_y = 2 }
   for k = 1, 4 do
-    T.ok(T.read_file(r.images[k]) == T.read_file(f.images[k]), "image " .. k .. " identical")
-    T.ok(T.read_file(r.coverages[k]) == T.read_file(f.coverages[k]), "coverage " .. k .. " identical")
-    T.ok(T.read_file(r.sigmas[k]) == T.read_file(f.sigmas[k]), "sigma " .. k .. " identical")
+    T.ok(T.read_file(r.interp_images[k]) == T.read_file(f.interp_images[k]), "image " .. k .. " identical")
+    T.ok(T.read_file(r.interp_coverages[k]) == T.read_file(f.interp_coverages[k]), "coverage " .. k .. " identical")
+    T.ok(T.read_file(r.interp_sigmas[k]) == T.read_file(f.interp_sigmas[k]), "sigma " .. k .. " identical")
   end
-  T.ok(T.read_file(r.images[2]) ~= T.read_file(first.images[2]), "frame 2 changed")
-  T.ok(T.read_file(r.images[3]) == T.read_file(first.images[3]), "frame 3 copied")
-  T.eq(lines(r.lists.images), r.images)
+  T.ok(T.read_file(r.interp_images[2]) ~= T.read_file(first.interp_images[2]), "frame 2 changed")
+  T.ok(T.read_file(r.interp_images[3]) == T.read_file(first.interp_images[3]), "frame 3 copied")
+  T.eq(lines(r.lists.interp_images), r.interp_images)
   -- no first pass
   T.raises(function()
     mopex.reinterpolate { images = sim.images, rmasks = rms, output_dir = out, interp_dir = "nothing" }

@@ -84,7 +84,14 @@ local function run(o)
   c.pixel_size_x, c.pixel_size_y = o.pixel_size_x, o.pixel_size_y
   c.pixel_ratio_x, c.pixel_ratio_y = o.pixel_ratio_x, o.pixel_ratio_y
   c.out_dir = IO.outdir(o, o.out_dir)
-  return core().interpolate(c)
+  -- Products keyed by the option names of the modules that consume them
+  -- (mopex.flow): the interpolated stack must not replace the input frames.
+  local r = core().interpolate(c)
+  return { interp_images = r.images, interp_coverages = r.coverages, interp_sigmas = r.sigmas,
+           mosaic_fif = r.mosaic_fif, interp_table = r.table, interp_ids = r.image_ids,
+           lists = { interp_images = r.lists.images, interp_coverages = r.lists.coverages,
+                     interp_sigmas = r.lists.sigmas },
+           placements = r.offsets, skipped = r.skipped, method = r.method, reused = r.reused }
 end
 
 return S.module {
