@@ -126,7 +126,7 @@ local function run(cfg, ropts)
   if keep_tiles == nil or keep_tiles == true then final.coadd = "*" end
   local cur = R.run(cfg, {
     handlers = { array_corr_mosaic = array_corr_mosaic },
-    products = R.agreed_products, final = final, quiet = ropts.quiet, log = ropts.log,
+    final = final, quiet = ropts.quiet, log = ropts.log,
   })
   if not ropts.quiet and cur.mosaic then
     local h = mopex.read_header(cur.mosaic)

@@ -61,7 +61,7 @@ end
 --- Run a configuration (config.configure("overlap", ...)); ropts: quiet, log.
 local function run(cfg, ropts)
   ropts = ropts or {}
-  local cur = R.run(cfg, { options = options, after = after, products = R.agreed_products, final = FINAL,
+  local cur = R.run(cfg, { options = options, after = after, final = FINAL,
                            quiet = ropts.quiet, log = ropts.log })
   if not ropts.quiet and cur.offsets then
     io.stderr:write(string.format("overlap.lua: offsets in %s%s in %.1f s\n", cur.offsets,

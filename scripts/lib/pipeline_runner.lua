@@ -193,33 +193,4 @@ function R.configure_and_run(script, args, opts)
   return mod.run(cfg, { quiet = opts.quiet, log = opts.log }), cfg
 end
 
--- Products under the keys the pipelines agreed on, for modules that still return
--- others (each rename is reported to the module's author; it changes nothing once
--- the module returns the agreed keys):
---  * Mosaic Interpolate / Reinterpolate: interp_images, interp_coverages,
---    interp_sigmas, mosaic_fif - the older images/coverages/sigmas/fif name the same
---    files and must not replace the current input images, sigmas and FIF;
---  * Mosaic CoAdder: its coadd_dir is a path already under output_dir, while Mosaic
---    Combine's option coadd_dir (COADDER_DIR) is relative to output_dir: kept as
---    coadd_path so that Combine does not join output_dir twice.
-function R.agreed_products(step, p)
-  if (step.name == "interpolate" or step.name == "reinterpolate") and p.interp_images == nil
-     and p.images ~= nil then
-    local q = {}
-    for k, v in pairs(p) do q[k] = v end
-    q.interp_images, q.interp_coverages, q.interp_sigmas = p.images, p.coverages, p.sigmas
-    q.images, q.coverages, q.sigmas, q.fif = nil, nil, nil, nil
-    q.dce_masks, q.rmasks = nil, nil
-    q.mosaic_fif = p.mosaic_fif or p.fif
-    return q
-  end
-  if step.name == "coadd" and p.coadd_dir ~= nil then
-    local q = {}
-    for k, v in pairs(p) do q[k] = v end
-    q.coadd_path, q.coadd_dir = p.coadd_dir, nil
-    return q
-  end
-  return p
-end
-
 return R
