@@ -14,6 +14,22 @@
 #include "mx_list.h"
 #include "mx_stats.h"
 #include "mx_parallel.h"
+#include "mx_simulate.h"
+#include "mx_medfilter.h"
+#include "mx_segment.h"
+#include "mx_geom.h"
+#include "mx_pixmap.h"
+#include "mx_resample.h"
+#include "mx_sky.h"
+#include "mx_fif.h"
+#include "mx_snest.h"
+#include "mx_framemods.h"
+#include "mx_stack.h"
+#include "mx_coadd.h"
+#include "mx_interp.h"
+#include "mx_outlier.h"
+#include "mx_bgmatch.h"
+#include "mx_aperture.h"
 
 #ifdef __cplusplus
 extern "C" {
