@@ -59,8 +59,8 @@ local function stack(name, sim_opts, interp_opts)
 end
 
 local function correct(s, extra)
-  local o = { images = s.sim.images, interp_images = s.it.images, interp_coverages = s.it.coverages,
-              interp_sigmas = s.it.sigmas, interp_ids = s.it.image_ids, output_dir = s.dir }
+  local o = { images = s.sim.images, interp_images = s.it.interp_images, interp_coverages = s.it.interp_coverages,
+              interp_sigmas = s.it.interp_sigmas, interp_ids = s.it.interp_ids, output_dir = s.dir }
   for k, v in pairs(extra or {}) do o[k] = v end
   return mopex.overlap_correction(o)
 end
@@ -280,8 +280,8 @@ T.test("noise-free dither: offsets = truth - mean to 1e-6 (checklist 16, 21, 22)
     T.eq(c1.table[k].del, c2.table[k].del)
   end
   -- the list files of Mosaic Interpolate give the same answer
-  local l = mopex.overlap_correction { images = flat.sim.images, interp_images = flat.it.lists.images,
-    interp_coverages = flat.it.lists.coverages, interp_sigmas = flat.it.lists.sigmas,
+  local l = mopex.overlap_correction { images = flat.sim.images, interp_images = flat.it.lists.interp_images,
+    interp_coverages = flat.it.lists.interp_coverages, interp_sigmas = flat.it.lists.interp_sigmas,
     output_dir = flat.dir }
   for k = 1, 12 do T.eq(l.table[k].offset, c1.table[k].offset) end
 end)
@@ -338,8 +338,8 @@ T.test("adding a constant to every input changes no offset (checklist 18)", func
   local it = mopex.interpolate { images = raised, sigmas = noisy.sim.sigmas, dce_masks = noisy.sim.dce_masks,
                                  output_dir = dir, pipeline = "overlap", fif = fif.fif }
   local a = correct(noisy)
-  local b = mopex.overlap_correction { images = raised, interp_images = it.images,
-    interp_coverages = it.coverages, interp_sigmas = it.sigmas, interp_ids = it.image_ids,
+  local b = mopex.overlap_correction { images = raised, interp_images = it.interp_images,
+    interp_coverages = it.interp_coverages, interp_sigmas = it.interp_sigmas, interp_ids = it.interp_ids,
     output_dir = dir }
   for k = 1, 12 do T.near(b.table[k].offset, a.table[k].offset, 1e-6) end
 end)
@@ -444,8 +444,8 @@ T.test("bad image check and Image_id mapping", function()
   local ids, im, cv, sg = {}, {}, {}, {}
   for k = 1, 12 do
     if k ~= 3 then
-      ids[#ids + 1], im[#im + 1] = k, flat.it.images[k]
-      cv[#cv + 1], sg[#sg + 1] = flat.it.coverages[k], flat.it.sigmas[k]
+      ids[#ids + 1], im[#im + 1] = k, flat.it.interp_images[k]
+      cv[#cv + 1], sg[#sg + 1] = flat.it.interp_coverages[k], flat.it.interp_sigmas[k]
     end
   end
   local o = { images = flat.sim.images, interp_images = im, interp_coverages = cv, interp_sigmas = sg,
@@ -467,7 +467,7 @@ T.test("bad image check and Image_id mapping", function()
   local lone = T.tmpdir("overlap/lone")
   local copies = {}
   for k = 1, 2 do
-    local img <close> = mopex.read(flat.it.images[k])
+    local img <close> = mopex.read(flat.it.interp_images[k])
     copies[k] = lone .. "/i" .. k .. ".fits"
     img:write(copies[k])
   end
