@@ -15,7 +15,7 @@
  *           writes offsets.tbl)
  *     result: { offset = {...}, del = {...}, del_raw = {...}, outlier = {...} (0/1),
  *               group = {...}, group_sizes = {...}, ngroups, nisolated, ndropped,
- *               del_approx, used_sparse, cg_iterations, cg_residual }
+ *               del_approx, used_sparse, cg_iterations, cg_residual, rms_before, rms_after }
  *   core.bgmatch_apply{ images, outputs, offset, del, outlier }
  *   core.zodi_subtract{ images, outputs (optional) } -> values (array)
  *
@@ -332,6 +332,8 @@ static int c_bgmatch_solve(lua_State *L) {
     lua_setfield(L, -2, "used_sparse");
     set_int(L, "cg_iterations", res.cg_iterations);
     set_num(L, "cg_residual", res.cg_residual);
+    set_num(L, "rms_before", res.rms_before);
+    set_num(L, "rms_after", res.rms_after);
     return 1;
 }
 

@@ -50,6 +50,15 @@ static int c_threads(lua_State *L) {
     return 1;
 }
 
+/* core.log(level, message): a message through the engine's logger, so Lua
+ * modules and C kernels share one verbosity setting and one warning list. */
+static int c_log(lua_State *L) {
+    static const char *const levels[] = {"error", "warn", "info", "debug", NULL};
+    int lv = luaL_checkoption(L, 1, NULL, levels);
+    mx_log((mx_log_level)lv, "%s", luaL_checkstring(L, 2));
+    return 0;
+}
+
 /* core.wallclock() -> seconds on a monotonic clock (for step timings). */
 static int c_wallclock(lua_State *L) {
     struct timespec ts;
@@ -555,6 +564,7 @@ static const luaL_Reg core_funcs[] = {
     {"wallclock", c_wallclock},
     {"getpriority", c_getpriority},
     {"log_level", c_log_level},
+    {"log", c_log},
     {"warnings", c_warnings},
     {"last_status", c_last_status},
     {"interrupt_requested", c_interrupt_requested},

@@ -952,6 +952,25 @@ int mx_bgmatch_solve(const mx_bgpairs *p, const unsigned char *drop, const mx_bg
         if ((st = mx_check_interrupt()) != MX_OK) goto exit;
         if ((st = solve_group(&sv, mem + gstart[k], res->group_size[k])) != MX_OK) goto exit;
     }
+    /* Diagnostic: weighted RMS of the pairs' mean differences d = D/W before
+     * and after the correction (d - (e_m - e_n)), over the pairs that entered
+     * the solve. Tells a user how much the matching improved the overlaps. */
+    {
+        double sw = 0, sb = 0, sa = 0;
+        long np = mx_bgpairs_count(p);
+        for (long k = 0; k < np; k++) {
+            long m, n;
+            double w, d;
+            mx_bgpairs_entry(p, k, &m, &n, &w, &d);
+            if (!(w > 0) || (drop && (drop[m] || drop[n]))) continue;
+            double mean = d / w, corr = mean - (res->offset[m] - res->offset[n]);
+            sw += w;
+            sb += w * mean * mean;
+            sa += w * corr * corr;
+        }
+        res->rms_before = sw > 0 ? sqrt(sb / sw) : NAN;
+        res->rms_after = sw > 0 ? sqrt(sa / sw) : NAN;
+    }
     char buf[400];
     if (ngroups > 1) {
         list_numbers(buf, sizeof buf, res->group_size, ngroups, 0, 20);

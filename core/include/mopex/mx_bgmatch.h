@@ -208,6 +208,8 @@ typedef struct mx_bgmatch_result {
     int used_sparse;     /* 1: some component went through conjugate gradients */
     long cg_iterations;  /* largest iteration count of the sparse solves */
     double cg_residual;  /* largest final relative residual |b - A x| / |b| */
+    double rms_before;   /* weighted RMS over overlapping pairs of their mean difference */
+    double rms_after;    /* the same after subtracting the offsets */
 } mx_bgmatch_result;
 
 /* Solve for the offsets. `drop` (nframes bytes, may be NULL): frames

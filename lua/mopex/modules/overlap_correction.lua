@@ -181,6 +181,9 @@ local function run(o)
                       outlier = res.outlier }
     lists.corrected = IO.write_list(IO.join(dir, "overlapCorrection_ImageList.txt"), corrected)
   end
+  c.log("info", string.format("overlap correction: %d frames, %d group(s); RMS of the overlaps' "
+    .. "mean differences %.4g before, %.4g after", N, res.ngroups, res.rms_before,
+    res.rms_after))
   return {
     -- with apply, the corrected frames become the current images of a chained flow
     -- (overlap.md 1.4: Mosaic runs on them)
@@ -190,6 +193,8 @@ local function run(o)
     dropped = dropped, usable = usable, del_approx = res.del_approx,
     solver = res.used_sparse and "sparse" or "dense",
     cg_iterations = res.cg_iterations, cg_residual = res.cg_residual,
+    -- weighted RMS of the overlapping pairs' mean differences, before and after
+    overlap_rms_before = res.rms_before, overlap_rms_after = res.rms_after,
   }
 end
 
