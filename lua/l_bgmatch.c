@@ -111,30 +111,6 @@ static int c_bgpairs_new(lua_State *L) {
     return 1;
 }
 
-/* An array option as borrowed strings in a userdata left on the stack
- * (nil pushed when absent, so every list takes one stack slot). */
-static const char *const *strlist(lua_State *L, int opts, const char *name, int *n) {
-    opts = lua_absindex(L, opts);
-    *n = 0;
-    int t = lua_getfield(L, opts, name);
-    if (t == LUA_TNIL) return NULL;
-    if (t != LUA_TTABLE) luaL_error(L, "option '%s' must be an array of paths", name);
-    lua_Integer len = luaL_len(L, -1);
-    if (len > 10000000) luaL_error(L, "option '%s': %d entries", name, (int)len);
-    const char **v = lua_newuserdatauv(L, sizeof *v * (size_t)(len > 0 ? len : 1), 1);
-    lua_pushvalue(L, -2);
-    lua_setiuservalue(L, -2, 1); /* anchor the strings' table */
-    for (lua_Integer i = 1; i <= len; i++) {
-        if (lua_geti(L, -2, i) != LUA_TSTRING)
-            luaL_error(L, "option '%s': entry %d is not a string", name, (int)i);
-        v[i - 1] = lua_tostring(L, -1);
-        lua_pop(L, 1);
-    }
-    lua_remove(L, -2);
-    *n = (int)len;
-    return v;
-}
-
 /* A numeric array option into a userdata of doubles left on the stack. */
 static double *numlist(lua_State *L, int opts, const char *name, long n) {
     opts = lua_absindex(L, opts);
@@ -155,15 +131,6 @@ static double *numlist(lua_State *L, int opts, const char *name, long n) {
     }
     lua_remove(L, -2);
     return v;
-}
-
-static void set_num(lua_State *L, const char *k, double v) {
-    lua_pushnumber(L, v);
-    lua_setfield(L, -2, k);
-}
-static void set_int(lua_State *L, const char *k, lua_Integer v) {
-    lua_pushinteger(L, v);
-    lua_setfield(L, -2, k);
 }
 
 static int c_bgpairs_synthetic(lua_State *L) {
@@ -199,10 +166,10 @@ static int c_bgpairs_synthetic(lua_State *L) {
 static int c_bgmatch_accumulate(lua_State *L) {
     luaL_checktype(L, 1, LUA_TTABLE);
     int n = 0, nc = 0, ns = 0;
-    const char *const *images = strlist(L, 1, "images", &n);
+    const char *const *images = mxl_opt_paths(L, 1, "images", &n);
     if (!images || n < 1) return luaL_error(L, "option 'images' (interpolated images) is required");
-    const char *const *covs = strlist(L, 1, "coverages", &nc);
-    const char *const *sigs = strlist(L, 1, "sigmas", &ns);
+    const char *const *covs = mxl_opt_paths(L, 1, "coverages", &nc);
+    const char *const *sigs = mxl_opt_paths(L, 1, "sigmas", &ns);
     if (covs && nc != n)
         return luaL_error(L, "option 'coverages' has %d entries, 'images' has %d", nc, n);
     if (sigs && ns != n)
@@ -323,25 +290,25 @@ static int c_bgmatch_solve(lua_State *L) {
     lua_setfield(L, -2, "group");
     push_longs(L, lv + 2 * N, res.ngroups);
     lua_setfield(L, -2, "group_sizes");
-    set_int(L, "ngroups", res.ngroups);
-    set_int(L, "nisolated", res.nisolated);
-    set_int(L, "ndropped", res.ndropped);
+    mxl_setint(L, "ngroups", res.ngroups);
+    mxl_setint(L, "nisolated", res.nisolated);
+    mxl_setint(L, "ndropped", res.ndropped);
     lua_pushboolean(L, res.del_approx);
     lua_setfield(L, -2, "del_approx");
     lua_pushboolean(L, res.used_sparse);
     lua_setfield(L, -2, "used_sparse");
-    set_int(L, "cg_iterations", res.cg_iterations);
-    set_num(L, "cg_residual", res.cg_residual);
-    set_num(L, "rms_before", res.rms_before);
-    set_num(L, "rms_after", res.rms_after);
+    mxl_setint(L, "cg_iterations", res.cg_iterations);
+    mxl_setnum(L, "cg_residual", res.cg_residual);
+    mxl_setnum(L, "rms_before", res.rms_before);
+    mxl_setnum(L, "rms_after", res.rms_after);
     return 1;
 }
 
 static int c_bgmatch_apply(lua_State *L) {
     luaL_checktype(L, 1, LUA_TTABLE);
     int n = 0, no = 0;
-    const char *const *images = strlist(L, 1, "images", &n);
-    const char *const *outputs = strlist(L, 1, "outputs", &no);
+    const char *const *images = mxl_opt_paths(L, 1, "images", &n);
+    const char *const *outputs = mxl_opt_paths(L, 1, "outputs", &no);
     if (!images || !outputs) return luaL_error(L, "options 'images' and 'outputs' are required");
     if (no != n) return luaL_error(L, "option 'outputs' has %d entries, 'images' has %d", no, n);
     double *off = numlist(L, 1, "offset", n);
@@ -356,8 +323,8 @@ static int c_bgmatch_apply(lua_State *L) {
 static int c_zodi_subtract(lua_State *L) {
     luaL_checktype(L, 1, LUA_TTABLE);
     int n = 0, no = 0;
-    const char *const *images = strlist(L, 1, "images", &n);
-    const char *const *outputs = strlist(L, 1, "outputs", &no);
+    const char *const *images = mxl_opt_paths(L, 1, "images", &n);
+    const char *const *outputs = mxl_opt_paths(L, 1, "outputs", &no);
     if (!images) return luaL_error(L, "option 'images' is required");
     if (outputs && no != n) return luaL_error(L, "option 'outputs' has %d entries, 'images' has %d", no, n);
     double *v = lua_newuserdatauv(L, sizeof *v * (size_t)(n > 0 ? n : 1), 0);

@@ -23,33 +23,22 @@
 
 #include "mxl.h"
 
-/* The array of strings opts[name] as a const char* array owned by a
- * userdata left on the stack (valid while opts lives); NULL and *n = 0 when
- * the field is nil. `want` >= 0 requires that many entries. */
-static const char **strlist(lua_State *L, int opts, const char *name, int want, int *n) {
-    opts = lua_absindex(L, opts);
-    *n = 0;
-    int ty = lua_getfield(L, opts, name);
-    if (ty == LUA_TNIL) {
-        lua_pop(L, 1);
-        lua_pushnil(L); /* keep the stack shape: one slot per list */
-        return NULL;
-    }
-    if (ty != LUA_TTABLE) luaL_error(L, "option '%s' must be an array of paths", name);
-    lua_Integer len = luaL_len(L, -1);
-    if (len < 1 || len > 10000000) luaL_error(L, "option '%s' has %d entries", name, (int)len);
-    if (want >= 0 && len != want)
-        luaL_error(L, "option '%s' has %d entries, images has %d", name, (int)len, want);
-    const char **v = lua_newuserdatauv(L, sizeof *v * (size_t)len, 0);
-    for (lua_Integer k = 1; k <= len; k++) {
-        if (lua_geti(L, -2, k) != LUA_TSTRING)
-            luaL_error(L, "option '%s': entry %d is not a path", name, (int)k);
-        v[k - 1] = lua_tostring(L, -1); /* the string stays referenced by opts */
-        lua_pop(L, 1);
-    }
-    lua_remove(L, -2);
-    *n = (int)len;
+/* opts[name] as paths (mxl_opt_paths: one stack slot, NULL when nil); a
+ * given list must be non-empty and, when want >= 0, have want entries. */
+static const char *const *paths(lua_State *L, const char *name, int want, int *n) {
+    const char *const *v = mxl_opt_paths(L, 1, name, n);
+    if (v && *n < 1) luaL_error(L, "option '%s' has %d entries", name, *n);
+    if (v && want >= 0 && *n != want)
+        luaL_error(L, "option '%s' has %d entries, images has %d", name, *n, want);
     return v;
+}
+
+/* The inputs of every *_files call: the required images; the optional
+ * per-frame lists are added by the caller. */
+static void frame_inputs(lua_State *L, mx_fm_inputs *in) {
+    memset(in, 0, sizeof *in);
+    in->images = paths(L, "images", -1, &in->n);
+    if (!in->images) luaL_error(L, "option 'images' is required");
 }
 
 static const char *optstr(lua_State *L, int opts, const char *name) {
@@ -71,11 +60,9 @@ static uint32_t pattern(lua_State *L, int opts, const char *name) {
     return (uint32_t)v;
 }
 
+/* Statistics of frames that had none (NaN) stay nil. */
 static void setnum(lua_State *L, const char *k, double v) {
-    if (isfinite(v)) {
-        lua_pushnumber(L, v);
-        lua_setfield(L, -2, k);
-    }
+    if (isfinite(v)) mxl_setnum(L, k, v);
 }
 
 /* Raise on failure, else push the result table and free it. */
@@ -90,42 +77,25 @@ static int push_result(lua_State *L, int st, mx_fm_result *r, const char *const 
             lua_seti(L, -2, ++k);
         }
     lua_setfield(L, -2, "outputs");
-    if (r->list) {
-        lua_pushstring(L, r->list);
-        lua_setfield(L, -2, "list");
-    }
-    if (r->table) {
-        lua_pushstring(L, r->table);
-        lua_setfield(L, -2, "table");
-    }
+    mxl_setstr(L, "list", r->list);
+    mxl_setstr(L, "table", r->table);
     lua_createtable(L, r->n, 0);
     for (int i = 0; i < r->n; i++) {
         const mx_fm_frame *f = &r->frames[i];
         lua_createtable(L, 0, 12);
-        lua_pushstring(L, inputs[i]);
-        lua_setfield(L, -2, "input");
-        if (f->output) {
-            lua_pushstring(L, f->output);
-            lua_setfield(L, -2, "output");
-        }
+        mxl_setstr(L, "input", inputs[i]);
+        mxl_setstr(L, "output", f->output);
         setnum(L, "seconds", f->seconds);
-        lua_pushinteger(L, f->n_nan);
-        lua_setfield(L, -2, "nan_pixels");
-        lua_pushinteger(L, f->n_clusters);
-        lua_setfield(L, -2, "clusters");
-        lua_pushinteger(L, f->n_pixels);
-        lua_setfield(L, -2, "pixels");
+        mxl_setint(L, "nan_pixels", f->n_nan);
+        mxl_setint(L, "clusters", f->n_clusters);
+        mxl_setint(L, "pixels", f->n_pixels);
         setnum(L, "mean", f->mean);
         setnum(L, "sigma", f->sigma);
         setnum(L, "threshold", f->threshold);
-        lua_pushinteger(L, f->box.x0);
-        lua_setfield(L, -2, "xoff");
-        lua_pushinteger(L, f->box.y0);
-        lua_setfield(L, -2, "yoff");
-        lua_pushinteger(L, f->box.w);
-        lua_setfield(L, -2, "naxis1");
-        lua_pushinteger(L, f->box.h);
-        lua_setfield(L, -2, "naxis2");
+        mxl_setint(L, "xoff", f->box.x0);
+        mxl_setint(L, "yoff", f->box.y0);
+        mxl_setint(L, "naxis1", f->box.w);
+        mxl_setint(L, "naxis2", f->box.h);
         lua_seti(L, -2, i + 1);
     }
     lua_setfield(L, -2, "frames");
@@ -153,11 +123,9 @@ static int c_medfilter_files(lua_State *L) {
     o.pmask_fatal = pattern(L, 1, "pmask_fatal");
     o.out_dir = mxl_opt_str_req(L, 1, "out_dir");
     mx_fm_inputs in;
-    memset(&in, 0, sizeof in);
-    in.images = strlist(L, 1, "images", -1, &in.n);
-    if (!in.images) return luaL_error(L, "option 'images' is required");
+    frame_inputs(L, &in);
     int nm;
-    in.dce_masks = strlist(L, 1, "dce_masks", in.n, &nm);
+    in.dce_masks = paths(L, "dce_masks", in.n, &nm);
     in.pmask = optstr(L, 1, "pmask");
     mx_fm_result *r = NULL;
     int st = mx_medfilter_files(&in, &o, &r);
@@ -197,9 +165,7 @@ static int c_detect_files(lua_State *L) {
     detect_opts(L, &o.detect);
     o.out_dir = mxl_opt_str_req(L, 1, "out_dir");
     mx_fm_inputs in;
-    memset(&in, 0, sizeof in);
-    in.images = strlist(L, 1, "images", -1, &in.n);
-    if (!in.images) return luaL_error(L, "option 'images' is required");
+    frame_inputs(L, &in);
     mx_fm_result *r = NULL;
     int st = mx_detect_files(&in, &o, &r);
     return push_result(L, st, r, in.images);
@@ -217,11 +183,9 @@ static int c_radhit_files(lua_State *L) {
     o.radhit.impose_stats = 0;
     o.out_dir = mxl_opt_str_req(L, 1, "out_dir");
     mx_fm_inputs in;
-    memset(&in, 0, sizeof in);
-    in.images = strlist(L, 1, "images", -1, &in.n);
-    if (!in.images) return luaL_error(L, "option 'images' is required");
+    frame_inputs(L, &in);
     int nm;
-    in.dce_masks = strlist(L, 1, "dce_masks", in.n, &nm);
+    in.dce_masks = paths(L, "dce_masks", in.n, &nm);
     mx_fm_result *r = NULL;
     int st = mx_radhit_files(&in, &o, &r);
     return push_result(L, st, r, in.images);
@@ -235,11 +199,9 @@ static int c_project_detmaps(lua_State *L) {
     o.moving_object = (long)mxl_opt_int_opt(L, 1, "moving_object", 0);
     o.out_dir = mxl_opt_str_req(L, 1, "out_dir");
     mx_fm_inputs in;
-    memset(&in, 0, sizeof in);
-    in.images = strlist(L, 1, "images", -1, &in.n);
-    if (!in.images) return luaL_error(L, "option 'images' is required");
+    frame_inputs(L, &in);
     int nw;
-    in.wcs_sources = strlist(L, 1, "wcs_images", in.n, &nw);
+    in.wcs_sources = paths(L, "wcs_images", in.n, &nw);
     mx_fm_result *r = NULL;
     int st = mx_project_detmaps(&in, &o, &r);
     return push_result(L, st, r, in.images);
@@ -251,9 +213,7 @@ static int c_level_files(lua_State *L) {
     o.threshold_ratio = mxl_opt_num_req(L, 1, "threshold_ratio");
     o.out_dir = mxl_opt_str_req(L, 1, "out_dir");
     mx_fm_inputs in;
-    memset(&in, 0, sizeof in);
-    in.images = strlist(L, 1, "images", -1, &in.n);
-    if (!in.images) return luaL_error(L, "option 'images' is required");
+    frame_inputs(L, &in);
     mx_fm_result *r = NULL;
     int st = mx_level_files(&in, &o, &r);
     return push_result(L, st, r, in.images);
@@ -266,9 +226,7 @@ static int c_array_corr_files(lua_State *L) {
     o.pixarea_image = optstr(L, 1, "pixarea_image");
     o.out_dir = mxl_opt_str_req(L, 1, "out_dir");
     mx_fm_inputs in;
-    memset(&in, 0, sizeof in);
-    in.images = strlist(L, 1, "images", -1, &in.n);
-    if (!in.images) return luaL_error(L, "option 'images' is required");
+    frame_inputs(L, &in);
     mx_fm_result *r = NULL;
     int st = mx_array_corr_files(&in, &o, &r);
     return push_result(L, st, r, in.images);

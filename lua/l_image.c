@@ -24,31 +24,11 @@
 #include "mxl.h"
 
 /* ---- userdata plumbing ------------------------------------------------ */
-static mx_image **new_image_slot(lua_State *L) {
-    mx_image **p = lua_newuserdatauv(L, sizeof *p, 0);
-    *p = NULL; /* empty until the core has produced an image */
-    luaL_setmetatable(L, MXL_IMAGE);
-    return p;
-}
-
-void mxl_push_image(lua_State *L, mx_image *img) { *new_image_slot(L) = img; }
-
-mx_image *mxl_check_image(lua_State *L, int idx) {
-    mx_image **p = luaL_checkudata(L, idx, MXL_IMAGE);
-    if (*p == NULL) luaL_error(L, "attempt to use a closed Image");
-    return *p;
-}
+MXL_BOXED(mx_image, image, MXL_IMAGE, "Image", mx_image_free)
 
 mx_image *mxl_test_image(lua_State *L, int idx) {
     mx_image **p = luaL_testudata(L, idx, MXL_IMAGE);
     return p ? *p : NULL;
-}
-
-static int img_gc(lua_State *L) {
-    mx_image **p = luaL_checkudata(L, 1, MXL_IMAGE);
-    mx_image_free(*p);
-    *p = NULL;
-    return 0;
 }
 
 static int img_tostring(lua_State *L) {
@@ -250,13 +230,6 @@ static int m_copy(lua_State *L) {
     mx_image **slot = new_image_slot(L);
     mxl_check(L, mx_image_dup(img, slot));
     return 1;
-}
-
-static int m_close(lua_State *L) {
-    mx_image **p = luaL_checkudata(L, 1, MXL_IMAGE);
-    mx_image_free(*p);
-    *p = NULL;
-    return 0;
 }
 
 static int m_write(lua_State *L) {
@@ -564,7 +537,7 @@ static const luaL_Reg image_methods[] = {
     {"fill", m_fill},
     {"region", m_region},
     {"copy", m_copy},
-    {"close", m_close},
+    {"close", image_gc},
     {"write", m_write},
     {"header", m_header},
     {"set_header", m_set_header},
@@ -578,38 +551,17 @@ static const luaL_Reg image_methods[] = {
     {NULL, NULL}};
 
 static const luaL_Reg image_meta[] = {
-    {"__gc", img_gc}, {"__close", img_gc}, {"__tostring", img_tostring}, {NULL, NULL}};
+    {"__gc", image_gc}, {"__close", image_gc}, {"__tostring", img_tostring}, {NULL, NULL}};
 
 static const luaL_Reg image_funcs[] = {
     {"read", c_read},   {"read_float", c_read_float}, {"read_mask", c_read_mask},
     {"image", c_image}, {"mask", c_mask},             {"read_header", c_read_header},
     {NULL, NULL}};
 
-/* core.metatables (shared by the object bindings): created on first use. */
-static void metatables_field(lua_State *L, int core, const char *name, int mt) {
-    if (lua_getfield(L, core, "metatables") != LUA_TTABLE) {
-        lua_pop(L, 1);
-        lua_newtable(L);
-        lua_pushvalue(L, -1);
-        lua_setfield(L, core, "metatables");
-    }
-    lua_pushvalue(L, mt);
-    lua_setfield(L, -2, name);
-    lua_pop(L, 1);
-}
-
 int mxl_open_image(lua_State *L);
 int mxl_open_image(lua_State *L) {
     int core = lua_gettop(L);
     luaL_setfuncs(L, image_funcs, 0);
-    luaL_newmetatable(L, MXL_IMAGE);
-    int mt = lua_gettop(L);
-    luaL_setfuncs(L, image_meta, 0);
-    luaL_newlib(L, image_methods);
-    lua_pushvalue(L, -1);
-    lua_setfield(L, mt, "__index");
-    lua_setfield(L, core, "Image");
-    metatables_field(L, core, "Image", mt);
-    lua_settop(L, core);
+    mxl_register_type(L, core, MXL_IMAGE, "Image", image_meta, image_methods);
     return 0;
 }

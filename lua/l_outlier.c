@@ -23,49 +23,6 @@
 #include "mxl.h"
 #include "mopex/mx_outlier.h"
 
-/* An array option as borrowed strings; the pointer array is a userdata left
- * on the stack (collected by Lua even when a later check raises). NULL and
- * a nil slot when the option is absent. */
-static const char *const *strlist(lua_State *L, int opts, const char *name, int *n) {
-    opts = lua_absindex(L, opts);
-    *n = 0;
-    int t = lua_getfield(L, opts, name);
-    if (t == LUA_TNIL) return NULL; /* the nil stays as the slot */
-    if (t != LUA_TTABLE) luaL_error(L, "option '%s' must be an array of paths", name);
-    lua_Integer len = luaL_len(L, -1);
-    if (len < 0 || len > 10000000) luaL_error(L, "option '%s': %d entries", name, (int)len);
-    const char **v = lua_newuserdatauv(L, sizeof *v * (size_t)(len > 0 ? len : 1), 0);
-    for (lua_Integer i = 1; i <= len; i++) {
-        if (lua_geti(L, -2, i) != LUA_TSTRING) luaL_error(L, "option '%s': entry %d is not a string", name, (int)i);
-        v[i - 1] = lua_tostring(L, -1); /* anchored: the array is in opts */
-        lua_pop(L, 1);
-    }
-    lua_remove(L, -2);
-    *n = (int)len;
-    return v;
-}
-
-static void set_int(lua_State *L, const char *k, lua_Integer v) {
-    lua_pushinteger(L, v);
-    lua_setfield(L, -2, k);
-}
-static void set_num(lua_State *L, const char *k, double v) {
-    lua_pushnumber(L, v);
-    lua_setfield(L, -2, k);
-}
-static void set_str(lua_State *L, const char *k, const char *v) {
-    if (!v) return;
-    lua_pushstring(L, v);
-    lua_setfield(L, -2, k);
-}
-static void push_paths(lua_State *L, char *const *v, int n) {
-    lua_createtable(L, n, 0);
-    for (int i = 0; i < n; i++) {
-        lua_pushstring(L, v[i]);
-        lua_seti(L, -2, i + 1);
-    }
-}
-
 static int median_mode(lua_State *L, int opts) {
     const char *m = mxl_opt_str_opt(L, opts, "median");
     if (!m || strcmp(m, "upper") == 0) return MX_MEDIAN_UPPER;
@@ -105,9 +62,9 @@ static int stack_driver(lua_State *L, driver_fn fn, int box) {
     run_opts(L, 1, &ro);
     const char *fif = mxl_opt_str_req(L, 1, "fif");
     int n = 0, nc = 0, ns = 0;
-    const char *const *images = strlist(L, 1, "images", &n);
-    const char *const *covs = strlist(L, 1, "coverages", &nc);
-    const char *const *sigs = strlist(L, 1, "sigmas", &ns);
+    const char *const *images = mxl_opt_paths(L, 1, "images", &n);
+    const char *const *covs = mxl_opt_paths(L, 1, "coverages", &nc);
+    const char *const *sigs = mxl_opt_paths(L, 1, "sigmas", &ns);
     if (!images || n == 0) return luaL_error(L, "option 'images' must be a non-empty array of paths");
     if ((covs && nc != n) || (sigs && ns != n))
         return luaL_error(L, "options 'coverages'/'sigmas' have %d/%d entries, 'images' %d", nc, ns, n);
@@ -115,14 +72,14 @@ static int stack_driver(lua_State *L, driver_fn fn, int box) {
     mx_outlier_result *r = NULL;
     mxl_check(L, fn(&in, fif, &ro, &r));
     lua_createtable(L, 0, 8);
-    push_paths(L, r->outputs, r->n);
+    mxl_pushstrings(L, r->outputs, r->n);
     lua_setfield(L, -2, "outputs");
-    set_str(L, "list", r->list);
-    set_int(L, "flagged", r->nflagged);
-    set_int(L, "pixels", r->npixels);
-    set_int(L, "ntiles", r->ntiles);
-    set_num(L, "max", r->max);
-    if (box) set_int(L, "fallback", r->nfallback);
+    mxl_setstr(L, "list", r->list);
+    mxl_setint(L, "flagged", r->nflagged);
+    mxl_setint(L, "pixels", r->npixels);
+    mxl_setint(L, "ntiles", r->ntiles);
+    mxl_setnum(L, "max", r->max);
+    if (box) mxl_setint(L, "fallback", r->nfallback);
     mx_outlier_result_free(r);
     return 1;
 }
@@ -138,17 +95,17 @@ static int c_mosaic_coverage(lua_State *L) {
     const char *fif = mxl_opt_str_req(L, 1, "fif");
     const char *map = mxl_opt_str_req(L, 1, "covg_map");
     int n = 0;
-    const char *const *covs = strlist(L, 1, "coverages", &n);
+    const char *const *covs = mxl_opt_paths(L, 1, "coverages", &n);
     if (!covs || n == 0) return luaL_error(L, "option 'coverages' must be a non-empty array of paths");
     mx_outlier_inputs in = {n, covs, covs, NULL};
     mx_outlier_result *r = NULL;
     mxl_check(L, mx_coverage_run(&in, fif, &ro, map, &r));
     lua_createtable(L, 0, 6);
-    set_str(L, "covg_map", r->map);
-    set_str(L, "table", r->list);
-    set_int(L, "ntiles", r->ntiles);
-    set_int(L, "pixels", r->npixels);
-    set_num(L, "max", r->max);
+    mxl_setstr(L, "covg_map", r->map);
+    mxl_setstr(L, "table", r->list);
+    mxl_setint(L, "ntiles", r->ntiles);
+    mxl_setint(L, "pixels", r->npixels);
+    mxl_setnum(L, "max", r->max);
     lua_createtable(L, r->ntiles, 0);
     for (int t = 1; t <= r->ntiles; t++) {
         char name[64];
@@ -187,25 +144,25 @@ static int c_mosaic_rmask(lua_State *L) {
     in.coverage_map = mxl_opt_str_opt(L, 1, "coverage_map");
     in.fif_path = mxl_opt_str_opt(L, 1, "fif");
     int nd = 0;
-    in.images = strlist(L, 1, "images", &in.n);
-    in.dmasks = strlist(L, 1, "dmasks", &nd);
-    in.outlier_maps = strlist(L, 1, "outlier_maps", &in.n_outlier);
-    in.dual_maps = strlist(L, 1, "dual_maps", &in.n_dual);
-    in.box_maps = strlist(L, 1, "box_maps", &in.n_box);
+    in.images = mxl_opt_paths(L, 1, "images", &in.n);
+    in.dmasks = mxl_opt_paths(L, 1, "dmasks", &nd);
+    in.outlier_maps = mxl_opt_paths(L, 1, "outlier_maps", &in.n_outlier);
+    in.dual_maps = mxl_opt_paths(L, 1, "dual_maps", &in.n_dual);
+    in.box_maps = mxl_opt_paths(L, 1, "box_maps", &in.n_box);
     if (!in.images || in.n == 0) return luaL_error(L, "option 'images' must be a non-empty array of paths");
     if (in.dmasks && nd != in.n)
         return luaL_error(L, "option 'dmasks' has %d entries, 'images' %d", nd, in.n);
     mx_rmask_result *r = NULL;
     mxl_check(L, mx_rmask_run(&in, &o, &r));
     lua_createtable(L, 0, 3);
-    push_paths(L, r->rmasks, r->n);
+    mxl_pushstrings(L, r->rmasks, r->n);
     lua_setfield(L, -2, "rmasks");
-    set_str(L, "list", r->list);
+    mxl_setstr(L, "list", r->list);
     lua_createtable(L, 0, 4);
-    set_int(L, "radhit", r->counts[0]);
-    set_int(L, "temporal", r->counts[1]);
-    set_int(L, "dual", r->counts[2]);
-    set_int(L, "box", r->counts[3]);
+    mxl_setint(L, "radhit", r->counts[0]);
+    mxl_setint(L, "temporal", r->counts[1]);
+    mxl_setint(L, "dual", r->counts[2]);
+    mxl_setint(L, "box", r->counts[3]);
     lua_setfield(L, -2, "counts");
     mx_rmask_result_free(r);
     return 1;
@@ -224,7 +181,7 @@ static int c_rmask_mosaic(lua_State *L) {
     o.out_dir = mxl_opt_str_req(L, 1, "out_dir");
     const char *fif = mxl_opt_str_req(L, 1, "fif");
     int n = 0;
-    const char *const *rm = strlist(L, 1, "rmasks", &n);
+    const char *const *rm = mxl_opt_paths(L, 1, "rmasks", &n);
     if (!rm || n == 0) return luaL_error(L, "option 'rmasks' must be a non-empty array of paths");
     char *path = NULL;
     mxl_check(L, mx_rmask_mosaic_run(n, rm, fif, &o, &path));

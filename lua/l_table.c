@@ -16,27 +16,7 @@
 
 #include "mxl.h"
 
-static mx_table **new_table_slot(lua_State *L) {
-    mx_table **p = lua_newuserdatauv(L, sizeof *p, 0);
-    *p = NULL;
-    luaL_setmetatable(L, MXL_TABLE);
-    return p;
-}
-
-void mxl_push_table(lua_State *L, mx_table *t) { *new_table_slot(L) = t; }
-
-mx_table *mxl_check_table(lua_State *L, int idx) {
-    mx_table **p = luaL_checkudata(L, idx, MXL_TABLE);
-    if (*p == NULL) luaL_error(L, "attempt to use a closed Table");
-    return *p;
-}
-
-static int tbl_gc(lua_State *L) {
-    mx_table **p = luaL_checkudata(L, 1, MXL_TABLE);
-    mx_table_free(*p);
-    *p = NULL;
-    return 0;
-}
+MXL_BOXED(mx_table, table, MXL_TABLE, "Table", mx_table_free)
 
 static int tbl_tostring(lua_State *L) {
     mx_table **p = luaL_checkudata(L, 1, MXL_TABLE);
@@ -467,8 +447,6 @@ static int t_text(lua_State *L) {
     return 1;
 }
 
-static int t_close(lua_State *L) { return tbl_gc(L); }
-
 /* ---- constructors ----------------------------------------------------- */
 static int c_read_table(lua_State *L) {
     const char *path = luaL_checkstring(L, 1);
@@ -515,11 +493,11 @@ static const luaL_Reg table_methods[] = {
     {"set_format", t_set_format},
     {"write", t_write},
     {"text", t_text},
-    {"close", t_close},
+    {"close", table_gc},
     {NULL, NULL}};
 
-static const luaL_Reg table_meta[] = {{"__gc", tbl_gc},
-                                      {"__close", tbl_gc},
+static const luaL_Reg table_meta[] = {{"__gc", table_gc},
+                                      {"__close", table_gc},
                                       {"__tostring", tbl_tostring},
                                       {"__len", tbl_len},
                                       {NULL, NULL}};
@@ -531,21 +509,6 @@ int mxl_open_table(lua_State *L);
 int mxl_open_table(lua_State *L) {
     int core = lua_gettop(L);
     luaL_setfuncs(L, table_funcs, 0);
-    luaL_newmetatable(L, MXL_TABLE);
-    int mt = lua_gettop(L);
-    luaL_setfuncs(L, table_meta, 0);
-    luaL_newlib(L, table_methods);
-    lua_pushvalue(L, -1);
-    lua_setfield(L, mt, "__index");
-    lua_setfield(L, core, "Table");
-    if (lua_getfield(L, core, "metatables") != LUA_TTABLE) {
-        lua_pop(L, 1);
-        lua_newtable(L);
-        lua_pushvalue(L, -1);
-        lua_setfield(L, core, "metatables");
-    }
-    lua_pushvalue(L, mt);
-    lua_setfield(L, -2, "Table");
-    lua_settop(L, core);
+    mxl_register_type(L, core, MXL_TABLE, "Table", table_meta, table_methods);
     return 0;
 }

@@ -18,27 +18,7 @@
 
 #include "mxl.h"
 
-static mx_wcs **new_wcs_slot(lua_State *L) {
-    mx_wcs **p = lua_newuserdatauv(L, sizeof *p, 0);
-    *p = NULL;
-    luaL_setmetatable(L, MXL_WCS);
-    return p;
-}
-
-void mxl_push_wcs(lua_State *L, mx_wcs *w) { *new_wcs_slot(L) = w; }
-
-mx_wcs *mxl_check_wcs(lua_State *L, int idx) {
-    mx_wcs **p = luaL_checkudata(L, idx, MXL_WCS);
-    if (*p == NULL) luaL_error(L, "attempt to use a closed Wcs");
-    return *p;
-}
-
-static int wcs_gc(lua_State *L) {
-    mx_wcs **p = luaL_checkudata(L, 1, MXL_WCS);
-    mx_wcs_free(*p);
-    *p = NULL;
-    return 0;
-}
+MXL_BOXED(mx_wcs, wcs, MXL_WCS, "Wcs", mx_wcs_free)
 
 static int wcs_tostring(lua_State *L) {
     mx_wcs **p = luaL_checkudata(L, 1, MXL_WCS);
@@ -232,8 +212,6 @@ static int w_copy(lua_State *L) {
     return 1;
 }
 
-static int w_close(lua_State *L) { return wcs_gc(L); }
-
 /* ---- constructors ----------------------------------------------------- */
 /* Header from a key -> value table; keys sorted so that the result does not
  * depend on table traversal order. Returns a status (message set). */
@@ -416,7 +394,7 @@ static const luaL_Reg wcs_methods[] = {
     {"has_distortion", w_has_distortion},
     {"reference", w_reference},
     {"copy", w_copy},
-    {"close", w_close},
+    {"close", wcs_gc},
     {NULL, NULL}};
 
 static const luaL_Reg wcs_meta[] = {
@@ -431,21 +409,6 @@ int mxl_open_wcs(lua_State *L);
 int mxl_open_wcs(lua_State *L) {
     int core = lua_gettop(L);
     luaL_setfuncs(L, wcs_funcs, 0);
-    luaL_newmetatable(L, MXL_WCS);
-    int mt = lua_gettop(L);
-    luaL_setfuncs(L, wcs_meta, 0);
-    luaL_newlib(L, wcs_methods);
-    lua_pushvalue(L, -1);
-    lua_setfield(L, mt, "__index");
-    lua_setfield(L, core, "Wcs");
-    if (lua_getfield(L, core, "metatables") != LUA_TTABLE) {
-        lua_pop(L, 1);
-        lua_newtable(L);
-        lua_pushvalue(L, -1);
-        lua_setfield(L, core, "metatables");
-    }
-    lua_pushvalue(L, mt);
-    lua_setfield(L, -2, "Wcs");
-    lua_settop(L, core);
+    mxl_register_type(L, core, MXL_WCS, "Wcs", wcs_meta, wcs_methods);
     return 0;
 }

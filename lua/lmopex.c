@@ -127,6 +127,50 @@ const char **mxl_opt_strlist(lua_State *L, int opts, const char *name, int *n) {
     return arr;
 }
 
+const char *const *mxl_opt_paths(lua_State *L, int opts, const char *name, int *n) {
+    opts = lua_absindex(L, opts);
+    *n = 0;
+    int t = lua_getfield(L, opts, name);
+    if (t == LUA_TNIL) return NULL; /* the nil stays as the slot */
+    if (t != LUA_TTABLE) luaL_error(L, "option '%s' must be an array of paths", name);
+    lua_Integer len = luaL_len(L, -1);
+    if (len < 0 || len > 10000000) luaL_error(L, "option '%s': %d entries", name, (int)len);
+    const char **v = lua_newuserdatauv(L, sizeof *v * (size_t)(len > 0 ? len : 1), 0);
+    for (lua_Integer i = 1; i <= len; i++) {
+        if (lua_geti(L, -2, i) != LUA_TSTRING)
+            luaL_error(L, "option '%s': entry %d is not a string", name, (int)i);
+        v[i - 1] = lua_tostring(L, -1); /* anchored: the array is in opts */
+        lua_pop(L, 1);
+    }
+    lua_remove(L, -2);
+    *n = (int)len;
+    return v;
+}
+
+void mxl_setint(lua_State *L, const char *key, lua_Integer v) {
+    lua_pushinteger(L, v);
+    lua_setfield(L, -2, key);
+}
+
+void mxl_setnum(lua_State *L, const char *key, double v) {
+    lua_pushnumber(L, v);
+    lua_setfield(L, -2, key);
+}
+
+void mxl_setstr(lua_State *L, const char *key, const char *v) {
+    if (!v) return;
+    lua_pushstring(L, v);
+    lua_setfield(L, -2, key);
+}
+
+void mxl_pushstrings(lua_State *L, char *const *v, int n) {
+    lua_createtable(L, n, 0);
+    for (int i = 0; i < n; i++) {
+        lua_pushstring(L, v[i]);
+        lua_seti(L, -2, i + 1);
+    }
+}
+
 double *mxl_tonumarray(lua_State *L, int idx, size_t *n) {
     idx = lua_absindex(L, idx);
     luaL_checktype(L, idx, LUA_TTABLE);
@@ -171,6 +215,30 @@ void mxl_pushnumarray(lua_State *L, const double *v, size_t n) {
         lua_pushnumber(L, v[i]);
         lua_seti(L, -2, (lua_Integer)i + 1);
     }
+}
+
+void mxl_register_type(lua_State *L, int core, const char *tname, const char *name,
+                       const luaL_Reg *meta, const luaL_Reg *methods) {
+    int top = lua_gettop(L);
+    core = lua_absindex(L, core);
+    luaL_newmetatable(L, tname);
+    int mt = lua_gettop(L);
+    luaL_setfuncs(L, meta, 0);
+    lua_newtable(L);
+    luaL_setfuncs(L, methods, 0);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, mt, "__index");
+    lua_setfield(L, core, name);
+    /* core.metatables is shared by the object bindings: created on first use */
+    if (lua_getfield(L, core, "metatables") != LUA_TTABLE) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_pushvalue(L, -1);
+        lua_setfield(L, core, "metatables");
+    }
+    lua_pushvalue(L, mt);
+    lua_setfield(L, -2, name);
+    lua_settop(L, top);
 }
 
 /* ---- module entry ----------------------------------------------------- */

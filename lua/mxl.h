@@ -34,7 +34,50 @@
  * Lua code through mopex.last_status(). */
 void mxl_check(lua_State *L, int status);
 
-/* ---- userdata: ownership passes to Lua (freed by __gc/__close) ---------- */
+/* ---- userdata: ownership passes to Lua (freed by __gc/__close) ----------
+ *
+ * MXL_BOXED(T, name, TNAME, LABEL, FREE) defines, for a core object type T
+ * kept in a userdata holding one T* (Lua's liolib.c life cycle):
+ *
+ *   static T **new_<name>_slot(L)   push an empty (NULL) box with its
+ *                                   metatable; fill it once the core has
+ *                                   produced the object, so that an error in
+ *                                   between leaks nothing
+ *   void mxl_push_<name>(L, T *)    box an existing object (Lua owns it)
+ *   T *mxl_check_<name>(L, idx)     the object, raising "attempt to use a
+ *                                   closed <LABEL>" on a closed box
+ *   static int <name>_gc(L)         __gc, __close and close(): FREE the
+ *                                   object and leave the box closed
+ *
+ * mxl_push_<name> and mxl_check_<name> are declared below. */
+#define MXL_BOXED(T, name, TNAME, LABEL, FREE)                                 \
+    static T **new_##name##_slot(lua_State *L) {                               \
+        T **p = lua_newuserdatauv(L, sizeof *p, 0);                            \
+        *p = NULL;                                                             \
+        luaL_setmetatable(L, TNAME);                                           \
+        return p;                                                              \
+    }                                                                          \
+    void mxl_push_##name(lua_State *L, T *obj) { *new_##name##_slot(L) = obj; } \
+    T *mxl_check_##name(lua_State *L, int idx) {                               \
+        T **p = luaL_checkudata(L, idx, TNAME);                                \
+        if (*p == NULL) luaL_error(L, "attempt to use a closed " LABEL);       \
+        return *p;                                                             \
+    }                                                                          \
+    static int name##_gc(lua_State *L) {                                       \
+        T **p = luaL_checkudata(L, 1, TNAME);                                  \
+        FREE(*p);                                                              \
+        *p = NULL;                                                             \
+        return 0;                                                              \
+    }
+
+/* Register a boxed type in mxl_open_<area>: the metatable TNAME gets `meta`
+ * (__gc, __close, __tostring, ...) and __index = a new table of `methods`;
+ * the method table becomes core[name], the metatable core.metatables[name]
+ * (help() looks the docs up there). core is the index of the `core` table;
+ * the stack is left as it was. */
+void mxl_register_type(lua_State *L, int core, const char *tname, const char *name,
+                       const luaL_Reg *meta, const luaL_Reg *methods);
+
 void mxl_push_image(lua_State *L, mx_image *img);
 mx_image *mxl_check_image(lua_State *L, int idx);   /* raises on a closed image */
 mx_image *mxl_test_image(lua_State *L, int idx);    /* NULL if not an open image */
@@ -60,6 +103,21 @@ const char *mxl_opt_str_opt(lua_State *L, int opts, const char *name);
 const char **mxl_opt_strlist(lua_State *L, int opts, const char *name, int *n);
 /* An array of numbers into a malloc'ed double array (caller frees). */
 double *mxl_opt_numlist(lua_State *L, int opts, const char *name, int *n);
+
+/* opts[name], an array of paths, as a C array of borrowed strings kept in a
+ * userdata left on the stack, so that a later raise leaks nothing (the
+ * strings stay anchored in opts). Every call leaves exactly one stack slot:
+ * nil, with NULL returned and *n = 0, when the option is absent. Raises
+ * "option 'name' must be an array of paths" / "option 'name': entry i is
+ * not a string" / "option 'name': N entries" (over 10^7). */
+const char *const *mxl_opt_paths(lua_State *L, int opts, const char *name, int *n);
+
+/* ---- result tables: t[key] = v on the table at the stack top ----------- */
+void mxl_setint(lua_State *L, const char *key, lua_Integer v);
+void mxl_setnum(lua_State *L, const char *key, double v);
+void mxl_setstr(lua_State *L, const char *key, const char *v); /* nothing when v is NULL */
+/* Push n C strings (e.g. a result's output paths) as a Lua array. */
+void mxl_pushstrings(lua_State *L, char *const *v, int n);
 
 /* Read a Lua array of numbers at idx into a malloc'ed double array. */
 double *mxl_tonumarray(lua_State *L, int idx, size_t *n);

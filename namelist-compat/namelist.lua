@@ -363,40 +363,15 @@ function N.check_keys(nl, known, suggest)
   return out
 end
 
--- Levenshtein distance (same rule as mopex.schema S.suggest, kept here so the
--- parser has no dependency).
-local function distance(a, b)
-  a, b = a:lower(), b:lower()
-  local la, lb = #a, #b
-  if la == 0 then return lb end
-  if lb == 0 then return la end
-  local prev, cur = {}, {}
-  for j = 0, lb do prev[j] = j end
-  for i = 1, la do
-    cur[0] = i
-    local ca = a:byte(i)
-    for j = 1, lb do
-      local cost = (ca == b:byte(j)) and 0 or 1
-      local v = prev[j] + 1
-      if cur[j - 1] + 1 < v then v = cur[j - 1] + 1 end
-      if prev[j - 1] + cost < v then v = prev[j - 1] + cost end
-      cur[j] = v
-    end
-    prev, cur = cur, prev
-  end
-  return prev[lb]
-end
-
---- Closest candidate to word (or nil when nothing is reasonably close).
+--- Closest candidate to word (or nil when nothing is reasonably close):
+--- mopex.schema's rule on normalised keys. Required here rather than at
+--- load time, so that the parser alone loads without the mopex module (the
+--- fuzz harness, a stock Lua); there, with no mopex to load, no suggestion.
 function N.suggest(word, candidates)
-  local best, bestd
-  local w = norm_key(word)
-  for _, c in ipairs(candidates) do
-    local d = distance(w, norm_key(c))
-    if not bestd or d < bestd then best, bestd = c, d end
-  end
-  if best and bestd <= math.max(2, math.floor(#word / 3)) then return best end
-  return nil
+  local ok, S = pcall(require, "mopex.schema")
+  if not ok and pcall(require, "mopex") then ok, S = pcall(require, "mopex.schema") end
+  if not ok then return nil end
+  return S.suggest(word, candidates, norm_key)
 end
 
 return N

@@ -480,30 +480,12 @@ exit:
     return st;
 }
 
-/* tiles.tbl: tile_id | fname | xoff | yoff | naxis1 | naxis2 (+ manifest). */
+/* tiles.tbl: mx_tiles_table plus the manifest of the tiles' products. */
 static int write_tiles_table(const mx_tile *tiles, int ntiles, const char *stem_prefix,
                              const char *program, const char *products, const char *path) {
-    int st = MX_OK;
-    mx_table *t = mx_table_new();
-    if (!t) return mx_seterr(MX_ERR_NOMEM, "table '%s'", path);
-    char buf[512];
-    snprintf(buf, sizeof buf, "Output from %s, mopexlua %s", program, mx_version());
-    st = mx_table_set_keyword(t, "comment", buf, 'c');
+    mx_table *t = NULL;
+    int st = mx_tiles_table(tiles, ntiles, stem_prefix, NULL, program, &t);
     if (st == MX_OK && products) st = mx_table_set_keyword(t, "products", products, 'c');
-    static const char *const names[6] = {"tile_id", "fname", "xoff", "yoff", "naxis1", "naxis2"};
-    for (int k = 0; k < 6 && st == MX_OK; k++)
-        st = mx_table_add_column(t, names[k], k == 1 ? MX_COL_STRING : MX_COL_INT,
-                                 k >= 2 ? "pixels" : NULL, NULL);
-    if (st == MX_OK) st = mx_table_set_nrows(t, ntiles);
-    for (int k = 0; k < ntiles && st == MX_OK; k++) {
-        snprintf(buf, sizeof buf, "%sTile_%03d", stem_prefix, tiles[k].id);
-        st = mx_table_set_int(t, 0, k, tiles[k].id);
-        if (st == MX_OK) st = mx_table_set_string(t, 1, k, buf);
-        if (st == MX_OK) st = mx_table_set_int(t, 2, k, tiles[k].x0);
-        if (st == MX_OK) st = mx_table_set_int(t, 3, k, tiles[k].y0);
-        if (st == MX_OK) st = mx_table_set_int(t, 4, k, tiles[k].nx);
-        if (st == MX_OK) st = mx_table_set_int(t, 5, k, tiles[k].ny);
-    }
     if (st == MX_OK) st = mx_table_write_ipac(t, path);
     mx_table_free(t);
     return st;

@@ -405,30 +405,50 @@ int mx_tiling(long naxis1, long naxis2, long tilemax_x, long tilemax_y, mx_tile 
     return MX_OK;
 }
 
-int mx_tiles_table(const mx_tile *tiles, int ntiles, const char *prefix, const char *suffix,
-                   const char *program, mx_table **out) {
-    int st = MX_OK;
+int mx_offsets_table_new(const char *id_column, const char *program, const char *unit,
+                         mx_table **out) {
     *out = NULL;
     mx_table *t = mx_table_new();
-    if (!t) return mx_seterr(MX_ERR_NOMEM, "tile table");
+    if (!t) return mx_seterr(MX_ERR_NOMEM, "offsets table of %s", program);
     char buf[512];
-    snprintf(buf, sizeof buf, "Output from %s, mopexlua %s", program && *program ? program : "tiling",
-             mx_version());
-    st = mx_table_set_keyword(t, "comment", buf, 'c');
-    static const char *const names[6] = {"tile_id", "fname", "xoff", "yoff", "naxis1", "naxis2"};
+    snprintf(buf, sizeof buf, "Output from %s, mopexlua %s", program, mx_version());
+    int st = mx_table_set_keyword(t, "comment", buf, 'c');
+    const char *const names[6] = {id_column, "fname", "xoff", "yoff", "naxis1", "naxis2"};
     for (int c = 0; c < 6 && st == MX_OK; c++)
         st = mx_table_add_column(t, names[c], c == 1 ? MX_COL_STRING : MX_COL_INT,
-                                 c >= 2 ? "pixels" : NULL, NULL);
-    if (st == MX_OK) st = mx_table_set_nrows(t, ntiles);
+                                 c >= 2 ? unit : NULL, NULL);
+    if (st != MX_OK) {
+        mx_table_free(t);
+        return st;
+    }
+    *out = t;
+    return MX_OK;
+}
+
+int mx_offsets_table_add(mx_table *t, long id, const char *fname, long xoff, long yoff,
+                         long naxis1, long naxis2) {
+    long r;
+    int st = mx_table_append_row(t, &r);
+    if (st == MX_OK) st = mx_table_set_int(t, 0, r, id);
+    if (st == MX_OK) st = mx_table_set_string(t, 1, r, fname);
+    if (st == MX_OK) st = mx_table_set_int(t, 2, r, xoff);
+    if (st == MX_OK) st = mx_table_set_int(t, 3, r, yoff);
+    if (st == MX_OK) st = mx_table_set_int(t, 4, r, naxis1);
+    if (st == MX_OK) st = mx_table_set_int(t, 5, r, naxis2);
+    return st;
+}
+
+int mx_tiles_table(const mx_tile *tiles, int ntiles, const char *prefix, const char *suffix,
+                   const char *program, mx_table **out) {
+    mx_table *t = NULL;
+    *out = NULL;
+    int st = mx_offsets_table_new("tile_id", program && *program ? program : "tiling", "pixels", &t);
     for (int k = 0; k < ntiles && st == MX_OK; k++) {
-        snprintf(buf, sizeof buf, "%sTile_%03d%s", prefix ? prefix : "", tiles[k].id,
+        char name[512];
+        snprintf(name, sizeof name, "%sTile_%03d%s", prefix ? prefix : "", tiles[k].id,
                  suffix ? suffix : "");
-        st = mx_table_set_int(t, 0, k, tiles[k].id);
-        if (st == MX_OK) st = mx_table_set_string(t, 1, k, buf);
-        if (st == MX_OK) st = mx_table_set_int(t, 2, k, tiles[k].x0);
-        if (st == MX_OK) st = mx_table_set_int(t, 3, k, tiles[k].y0);
-        if (st == MX_OK) st = mx_table_set_int(t, 4, k, tiles[k].nx);
-        if (st == MX_OK) st = mx_table_set_int(t, 5, k, tiles[k].ny);
+        st = mx_offsets_table_add(t, tiles[k].id, name, tiles[k].x0, tiles[k].y0, tiles[k].nx,
+                                  tiles[k].ny);
     }
     if (st != MX_OK) {
         mx_table_free(t);
@@ -1054,28 +1074,11 @@ int mx_geom_run(int n, const char *const *paths, const char *fif_path, const mx_
     mx_table_free(t);
     t = NULL;
     /* predicted interpolated images: the same columns as interp_ImageList.txt.tbl */
-    if (!(t = mx_table_new())) {
-        st = mx_seterr(MX_ERR_NOMEM, "geometry table");
-        goto exit;
-    }
-    char buf[160];
-    snprintf(buf, sizeof buf, "Output from mosaic_geom, mopexlua %s", mx_version());
-    st = mx_table_set_keyword(t, "comment", buf, 'c');
-    static const char *const names[6] = {"image_id", "fname", "xoff", "yoff", "naxis1", "naxis2"};
-    for (int c = 0; c < 6 && st == MX_OK; c++)
-        st = mx_table_add_column(t, names[c], c == 1 ? MX_COL_STRING : MX_COL_INT,
-                                 c >= 2 ? "pixels" : NULL, NULL);
-    if (st == MX_OK) st = mx_table_set_nrows(t, nsel);
-    for (int i = 0, r = 0; i < n && st == MX_OK; i++) {
-        if (!selected[i]) continue;
-        st = mx_table_set_int(t, 0, r, i + 1);
-        if (st == MX_OK) st = mx_table_set_string(t, 1, r, paths[i]);
-        if (st == MX_OK) st = mx_table_set_int(t, 2, r, boxes[i].x0);
-        if (st == MX_OK) st = mx_table_set_int(t, 3, r, boxes[i].y0);
-        if (st == MX_OK) st = mx_table_set_int(t, 4, r, boxes[i].w);
-        if (st == MX_OK) st = mx_table_set_int(t, 5, r, boxes[i].h);
-        r++;
-    }
+    if ((st = mx_offsets_table_new("image_id", "mosaic_geom", "pixels", &t)) != MX_OK) goto exit;
+    for (int i = 0; i < n && st == MX_OK; i++)
+        if (selected[i])
+            st = mx_offsets_table_add(t, i + 1, paths[i], boxes[i].x0, boxes[i].y0, boxes[i].w,
+                                      boxes[i].h);
     if (st != MX_OK) goto exit;
     OUT("geom_Int_Img.tbl");
     st = mx_table_write_ipac(t, path);

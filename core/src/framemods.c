@@ -1,5 +1,6 @@
 /* framemods.c - what the per-frame module drivers share (framemods_priv.h):
- * output names, results, sized mask reads, list files, the frame loop. */
+ * output names, results, sized mask reads, list files, the frame loop, the
+ * module driver and the writing of each frame's product. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,4 +165,63 @@ int fm_run_frames(int n, mx_parallel_fn fn, void *ctx, const char *label) {
 void fm_frame_done(const char *label, const char *input, mx_fm_frame *f, double t0) {
     f->seconds = fm_now() - t0;
     mx_debug("%s: '%s' in %.3f s", label, input, f->seconds);
+}
+
+typedef struct {
+    const fm_job *job;
+    fm_frame_fn fn;
+} job_ctx;
+
+static int job_frame(long i, void *vctx, int thread) {
+    const job_ctx *c = vctx;
+    return c->fn(c->job, i, thread);
+}
+
+int fm_run_module(const mx_fm_inputs *in, const char *out_dir, const char *label,
+                  const char *strip, fm_frame_fn fn, const void *ctx, const char *listname,
+                  mx_fm_result **out) {
+    fm_job job = {in, out_dir, label, NULL, NULL, ctx};
+    if (out) *out = NULL;
+    int st = fm_names(in->n, in->images, strip, &job.names);
+    if (st == MX_OK) st = fm_result_new(in->n, &job.res);
+    if (st == MX_OK) {
+        job_ctx c = {&job, fn};
+        st = fm_run_frames(in->n, job_frame, &c, label);
+    }
+    if (st == MX_OK && listname) st = fm_write_list(job.res, out_dir, listname);
+    fm_free_names(in->n, job.names);
+    if (st == MX_OK && out)
+        *out = job.res;
+    else
+        mx_fm_result_free(job.res);
+    return st;
+}
+
+int fm_copy_header(mx_image *dst, const mx_header *src, const char *path) {
+    mx_header_free(dst->hdr);
+    if (!(dst->hdr = mx_header_dup(src))) return mx_seterr(MX_ERR_NOMEM, "'%s': header", path);
+    return MX_OK;
+}
+
+char *fm_output_path(const fm_job *job, long i, const char *prefix, const char *suffix) {
+    char name[1200];
+    snprintf(name, sizeof name, "%s%s%s", prefix, job->names[i], suffix);
+    return fm_join(job->out_dir, name);
+}
+
+int fm_write_frame(const fm_job *job, long i, const mx_image *img, char **path) {
+    int st = mx_image_write(img, *path);
+    if (st != MX_OK) return st;
+    job->res->frames[i].output = *path;
+    *path = NULL;
+    return MX_OK;
+}
+
+int fm_write_output(const fm_job *job, long i, const mx_image *img, const char *prefix,
+                    const char *suffix) {
+    char *path = fm_output_path(job, i, prefix, suffix);
+    if (!path) return MX_ERR_NOMEM;
+    int st = fm_write_frame(job, i, img, &path);
+    free(path);
+    return st;
 }

@@ -41,4 +41,41 @@ int fm_run_frames(int n, mx_parallel_fn fn, void *ctx, const char *label);
 /* Record a finished frame's time (since t0) and log it at debug level. */
 void fm_frame_done(const char *label, const char *input, mx_fm_frame *f, double t0);
 
+/* ---- the module driver ---------------------------------------------------
+ * What every mx_*_files does around its frames once its inputs and options
+ * are checked: output names, a result, the frames through fm_run_frames,
+ * the list file. A module supplies one function per frame: */
+typedef struct fm_job {
+    const mx_fm_inputs *in;
+    const char *out_dir;
+    const char *label;   /* the module in messages and progress */
+    char **names;        /* output base names (fm_names) */
+    mx_fm_result *res;   /* frame i fills res->frames[i] */
+    const void *ctx;     /* the module's own state (its options, shared masks) */
+} fm_job;
+typedef int (*fm_frame_fn)(const fm_job *job, long i, int thread);
+
+/* Names of in->images minus `strip` (fm_names), a result of in->n frames,
+ * fn over every frame, then the list `listname` in out_dir (NULL: the
+ * caller writes it). *out (may be NULL: result dropped) receives the
+ * result on success and NULL otherwise. */
+int fm_run_module(const mx_fm_inputs *in, const char *out_dir, const char *label,
+                  const char *strip, fm_frame_fn fn, const void *ctx, const char *listname,
+                  mx_fm_result **out);
+
+/* dst's header replaced by a copy of src (MX_ERR_NOMEM names `path`). */
+int fm_copy_header(mx_image *dst, const mx_header *src, const char *path);
+
+/* out_dir/<prefix><names[i]><suffix> as a new string (NULL on allocation
+ * failure, message set). */
+char *fm_output_path(const fm_job *job, long i, const char *prefix, const char *suffix);
+
+/* Write img to *path and hand the path to frame i's output (*path becomes
+ * NULL); on failure *path stays the caller's. */
+int fm_write_frame(const fm_job *job, long i, const mx_image *img, char **path);
+
+/* fm_output_path + fm_write_frame: frame i's product written and recorded. */
+int fm_write_output(const fm_job *job, long i, const mx_image *img, const char *prefix,
+                    const char *suffix);
+
 #endif

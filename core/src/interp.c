@@ -642,25 +642,12 @@ static int check_method(const mx_resample_opts *r) {
 }
 
 static int write_table(const run_ctx *c, int n, const char *path) {
-    int st;
-    mx_table *t = mx_table_new();
-    if (!t) return mx_seterr(MX_ERR_NOMEM, "offset table");
-    char buf[160];
-    snprintf(buf, sizeof buf, "Output from %s, mopexlua %s", PROGRAM, mx_version());
-    st = mx_table_set_keyword(t, "comment", buf, 'c');
-    static const char *const names[6] = {"image_id", "fname", "xoff", "yoff", "naxis1", "naxis2"};
-    for (int k = 0; k < 6 && st == MX_OK; k++)
-        st = mx_table_add_column(t, names[k], k == 1 ? MX_COL_STRING : MX_COL_INT,
-                                 k >= 2 ? "pixels" : NULL, NULL);
+    mx_table *t = NULL;
+    int st = mx_offsets_table_new("image_id", PROGRAM, "pixels", &t);
     for (int i = 0; i < n && st == MX_OK; i++) {
         const mx_interp_frame *f = &c->frames[i];
-        if (!f->written) continue;
-        long r;
-        if ((st = mx_table_append_row(t, &r)) != MX_OK) break;
-        if ((st = mx_table_set_int(t, 0, r, i + 1)) || (st = mx_table_set_string(t, 1, r, f->image)) ||
-            (st = mx_table_set_int(t, 2, r, f->box.x0)) || (st = mx_table_set_int(t, 3, r, f->box.y0)) ||
-            (st = mx_table_set_int(t, 4, r, f->box.w)) || (st = mx_table_set_int(t, 5, r, f->box.h)))
-            break;
+        if (f->written)
+            st = mx_offsets_table_add(t, i + 1, f->image, f->box.x0, f->box.y0, f->box.w, f->box.h);
     }
     if (st == MX_OK) st = mx_table_write_ipac(t, path);
     mx_table_free(t);

@@ -16,11 +16,8 @@ void mx_array_corr_values(const float *corr, const float *pixarea, size_t n, flo
 }
 
 typedef struct {
-    const mx_fm_inputs *in;
     const mx_array_corr_opts *o;
     const mx_image *corr, *pixarea;
-    char **names;
-    mx_fm_result *res;
 } ac_ctx;
 
 static int check_size(const mx_image *aux, const char *role, const char *aux_path, const char *bcd,
@@ -30,15 +27,14 @@ static int check_size(const mx_image *aux, const char *role, const char *aux_pat
                      aux->nx, aux->ny, bcd, nx, ny);
 }
 
-static int ac_frame(long i, void *vctx, int thread) {
+static int ac_frame(const fm_job *job, long i, int thread) {
     (void)thread;
-    ac_ctx *c = vctx;
-    const char *path = c->in->images[i];
-    mx_fm_frame *fr = &c->res->frames[i];
+    const ac_ctx *c = job->ctx;
+    const char *path = job->in->images[i];
+    mx_fm_frame *fr = &job->res->frames[i];
     double t0 = fm_now();
     mx_header *hdr = NULL;
     mx_image *out = NULL;
-    char *opath = NULL;
     long nx, ny;
     int st;
     if ((st = mx_fits_read_header(path, &hdr, &nx, &ny, NULL)) != MX_OK) goto exit;
@@ -60,26 +56,16 @@ static int ac_frame(long i, void *vctx, int thread) {
     snprintf(buf, sizeof buf, "Array correction frame of %s", path);
     if (st == MX_OK) st = mx_header_add_history(out->hdr, buf);
     if (st != MX_OK) goto exit;
-    snprintf(buf, sizeof buf, "corr_%s.fits", c->names[i]);
-    if (!(opath = fm_join(c->o->out_dir, buf))) {
-        st = MX_ERR_NOMEM;
-        goto exit;
-    }
-    if ((st = mx_image_write(out, opath)) != MX_OK) goto exit;
-    fr->output = opath;
-    opath = NULL;
-    fm_frame_done("array_corr_files", path, fr, t0);
+    if ((st = fm_write_output(job, i, out, "corr_", ".fits")) != MX_OK) goto exit;
+    fm_frame_done(job->label, path, fr, t0);
 exit:
-    free(opath);
     mx_image_free(out);
     mx_header_free(hdr);
     return st;
 }
 
 int mx_array_corr_files(const mx_fm_inputs *in, const mx_array_corr_opts *o, mx_fm_result **out) {
-    mx_fm_result *res = NULL;
     mx_image *corr = NULL, *pixarea = NULL;
-    char **names = NULL;
     int st;
     if (out) *out = NULL;
     if (!o || !o->corr_image || !*o->corr_image)
@@ -95,18 +81,11 @@ int mx_array_corr_files(const mx_fm_inputs *in, const mx_array_corr_opts *o, mx_
             goto exit;
         }
     }
-    if ((st = fm_names(in->n, in->images, NULL, &names)) != MX_OK) goto exit;
-    if ((st = fm_result_new(in->n, &res)) != MX_OK) goto exit;
-    ac_ctx ctx = {in, o, corr, pixarea, names, res};
-    if ((st = fm_run_frames(in->n, ac_frame, &ctx, "array_corr_files")) != MX_OK) goto exit;
-    st = fm_write_list(res, o->out_dir, "corr_ImageList.txt");
+    ac_ctx ctx = {o, corr, pixarea};
+    st = fm_run_module(in, o->out_dir, "array_corr_files", NULL, ac_frame, &ctx, "corr_ImageList.txt",
+                       out);
 exit:
-    fm_free_names(in->n, names);
     mx_image_free(corr);
     mx_image_free(pixarea);
-    if (st == MX_OK && out)
-        *out = res;
-    else
-        mx_fm_result_free(res);
     return st;
 }

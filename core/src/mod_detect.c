@@ -10,38 +10,26 @@
 
 /* ---- Detect ----------------------------------------------------------------- */
 
-typedef struct {
-    const mx_fm_inputs *in;
-    const mx_detect_files_opts *o;
-    char **names;
-    mx_fm_result *res;
-} det_ctx;
-
 static long count_finite(const float *v, size_t n) {
     long k = 0;
     for (size_t i = 0; i < n; i++) k += isfinite(v[i]) != 0;
     return k;
 }
 
-static int det_frame(long i, void *vctx, int thread) {
+static int det_frame(const fm_job *job, long i, int thread) {
     (void)thread;
-    det_ctx *c = vctx;
-    const char *path = c->in->images[i];
-    mx_fm_frame *fr = &c->res->frames[i];
+    const mx_detect_files_opts *o = job->ctx;
+    const char *path = job->in->images[i];
+    mx_fm_frame *fr = &job->res->frames[i];
     double t0 = fm_now();
     mx_image *img = NULL, *map = NULL;
     mx_detect_result dr;
     memset(&dr, 0, sizeof dr);
-    char *opath = NULL;
     int st;
     if ((st = mx_image_read(path, &img)) != MX_OK) goto exit;
     size_t np = (size_t)img->nx * (size_t)img->ny;
     if ((st = mx_image_new(img->nx, img->ny, MX_IMG_INT, 32, 0.0f, &map)) != MX_OK) goto exit;
-    mx_header_free(map->hdr);
-    if (!(map->hdr = mx_header_dup(img->hdr))) {
-        st = mx_seterr(MX_ERR_NOMEM, "'%s': header", path);
-        goto exit;
-    }
+    if ((st = fm_copy_header(map, img->hdr, path)) != MX_OK) goto exit;
     mx_header_delete(map->hdr, "BUNIT");
     if (count_finite(img->data, np) == 0) {
         /* a frame that is all NaN (fully masked) has nothing to detect; the
@@ -49,7 +37,7 @@ static int det_frame(long i, void *vctx, int thread) {
         mx_warn("detect: '%s' has no finite pixel; its detection map is empty", path);
         fr->mean = fr->sigma = fr->threshold = NAN;
     } else {
-        if ((st = mx_detect(img->data, NULL, NULL, NULL, NULL, img->nx, img->ny, &c->o->detect,
+        if ((st = mx_detect(img->data, NULL, NULL, NULL, NULL, img->nx, img->ny, &o->detect,
                             &dr, map->mask, NULL, NULL)) != MX_OK) {
             st = mx_preferr(st, "Detect of '%s'", path);
             goto exit;
@@ -71,52 +59,25 @@ static int det_frame(long i, void *vctx, int thread) {
     snprintf(buf, sizeof buf, "Detect map of %s", path);
     if (st == MX_OK) st = mx_header_add_history(h, buf);
     if (st != MX_OK) goto exit;
-    snprintf(buf, sizeof buf, "%s_detmap.fits", c->names[i]);
-    if (!(opath = fm_join(c->o->out_dir, buf))) {
-        st = MX_ERR_NOMEM;
-        goto exit;
-    }
-    if ((st = mx_image_write(map, opath)) != MX_OK) goto exit;
-    fr->output = opath;
-    opath = NULL;
-    fm_frame_done("detect", path, fr, t0);
+    if ((st = fm_write_output(job, i, map, "", "_detmap.fits")) != MX_OK) goto exit;
+    fm_frame_done(job->label, path, fr, t0);
 exit:
     mx_detect_result_free(&dr);
-    free(opath);
     mx_image_free(map);
     mx_image_free(img);
     return st;
 }
 
 int mx_detect_files(const mx_fm_inputs *in, const mx_detect_files_opts *o, mx_fm_result **out) {
-    mx_fm_result *res = NULL;
-    char **names = NULL;
     int st;
     if (out) *out = NULL;
     if (!o) return mx_seterr(MX_ERR_PARAM, "detect: no options");
     if ((st = fm_check_inputs(in, o->out_dir, "detect")) != MX_OK) return st;
-    if ((st = fm_names(in->n, in->images, "_minback", &names)) != MX_OK) goto exit;
-    if ((st = fm_result_new(in->n, &res)) != MX_OK) goto exit;
-    det_ctx ctx = {in, o, names, res};
-    if ((st = fm_run_frames(in->n, det_frame, &ctx, "detect")) != MX_OK) goto exit;
-    st = fm_write_list(res, o->out_dir, "detmap_ImageList.txt");
-exit:
-    fm_free_names(in->n, names);
-    if (st == MX_OK && out)
-        *out = res;
-    else
-        mx_fm_result_free(res);
-    return st;
+    return fm_run_module(in, o->out_dir, "detect", "_minback", det_frame, o, "detmap_ImageList.txt",
+                         out);
 }
 
 /* ---- Detect Radhit ---------------------------------------------------------- */
-
-typedef struct {
-    const mx_fm_inputs *in;
-    const mx_radhit_files_opts *o;
-    char **names;
-    mx_fm_result *res;
-} rh_ctx;
 
 /* Does [lo, hi] fit an integer FITS type of this BITPIX (signed or the
  * unsigned variant the writer chooses by itself)? */
@@ -128,19 +89,18 @@ static int fits_bitpix(int bitpix, int32_t lo, int32_t hi) {
     }
 }
 
-static int rh_frame(long i, void *vctx, int thread) {
+static int rh_frame(const fm_job *job, long i, int thread) {
     (void)thread;
-    rh_ctx *c = vctx;
-    const char *path = c->in->images[i];
-    const char *mpath = c->in->dce_masks ? c->in->dce_masks[i] : NULL;
-    mx_fm_frame *fr = &c->res->frames[i];
+    const mx_radhit_files_opts *o = job->ctx;
+    const char *path = job->in->images[i];
+    const char *mpath = job->in->dce_masks ? job->in->dce_masks[i] : NULL;
+    mx_fm_frame *fr = &job->res->frames[i];
     double t0 = fm_now();
     mx_image *img = NULL, *mask = NULL;
     mx_radhit_result rr;
     memset(&rr, 0, sizeof rr);
-    char *opath = NULL;
     int st;
-    const int bit = c->o->radhit.bit;
+    const int bit = o->radhit.bit;
     if ((st = mx_image_read(path, &img)) != MX_OK) goto exit;
     size_t np = (size_t)img->nx * (size_t)img->ny;
     if (mpath) {
@@ -149,18 +109,14 @@ static int rh_frame(long i, void *vctx, int thread) {
     } else {
         if ((st = mx_image_new(img->nx, img->ny, MX_IMG_INT, bit <= 14 ? 16 : 32, 0.0f, &mask)) != MX_OK)
             goto exit;
-        mx_header_free(mask->hdr);
-        if (!(mask->hdr = mx_header_dup(img->hdr))) {
-            st = mx_seterr(MX_ERR_NOMEM, "'%s': header", path);
-            goto exit;
-        }
+        if ((st = fm_copy_header(mask, img->hdr, path)) != MX_OK) goto exit;
         mx_header_delete(mask->hdr, "BUNIT");
     }
     if (count_finite(img->data, np) == 0) {
         mx_warn("detect_radhit: '%s' has no finite pixel; its mask is copied unchanged", path);
         fr->mean = fr->sigma = fr->threshold = NAN;
     } else {
-        if ((st = mx_detect_radhit(img->data, NULL, img->nx, img->ny, &c->o->radhit, mask->mask, NULL,
+        if ((st = mx_detect_radhit(img->data, NULL, img->nx, img->ny, &o->radhit, mask->mask, NULL,
                                    0, &rr)) != MX_OK) {
             st = mx_preferr(st, "Detect Radhit of '%s'", path);
             goto exit;
@@ -169,7 +125,7 @@ static int rh_frame(long i, void *vctx, int thread) {
         fr->n_pixels = rr.n_pixels;
         fr->mean = rr.mean;
         fr->sigma = rr.sigma;
-        fr->threshold = rr.mean + c->o->radhit.seg_threshold * rr.sigma;
+        fr->threshold = rr.mean + o->radhit.seg_threshold * rr.sigma;
     }
     int32_t lo = INT32_MAX, hi = INT32_MIN;
     for (size_t k = 0; k < np; k++) {
@@ -190,42 +146,22 @@ static int rh_frame(long i, void *vctx, int thread) {
              bit, fr->n_pixels, fr->n_clusters, path);
     if (st == MX_OK) st = mx_header_add_history(h, buf);
     if (st != MX_OK) goto exit;
-    snprintf(buf, sizeof buf, "%s_dmask.fits", c->names[i]);
-    if (!(opath = fm_join(c->o->out_dir, buf))) {
-        st = MX_ERR_NOMEM;
-        goto exit;
-    }
-    if ((st = mx_image_write(mask, opath)) != MX_OK) goto exit;
-    fr->output = opath;
-    opath = NULL;
-    fm_frame_done("detect_radhit", path, fr, t0);
+    if ((st = fm_write_output(job, i, mask, "", "_dmask.fits")) != MX_OK) goto exit;
+    fm_frame_done(job->label, path, fr, t0);
 exit:
     mx_radhit_result_free(&rr);
-    free(opath);
     mx_image_free(mask);
     mx_image_free(img);
     return st;
 }
 
 int mx_radhit_files(const mx_fm_inputs *in, const mx_radhit_files_opts *o, mx_fm_result **out) {
-    mx_fm_result *res = NULL;
-    char **names = NULL;
     int st;
     if (out) *out = NULL;
     if (!o) return mx_seterr(MX_ERR_PARAM, "detect_radhit: no options");
     if (o->radhit.bit < 0 || o->radhit.bit > 30)
         return mx_seterr(MX_ERR_PARAM, "detect_radhit: radhit bit %d must be 0..30", o->radhit.bit);
     if ((st = fm_check_inputs(in, o->out_dir, "detect_radhit")) != MX_OK) return st;
-    if ((st = fm_names(in->n, in->images, "_minback", &names)) != MX_OK) goto exit;
-    if ((st = fm_result_new(in->n, &res)) != MX_OK) goto exit;
-    rh_ctx ctx = {in, o, names, res};
-    if ((st = fm_run_frames(in->n, rh_frame, &ctx, "detect_radhit")) != MX_OK) goto exit;
-    st = fm_write_list(res, o->out_dir, "dmask_ImageList.txt");
-exit:
-    fm_free_names(in->n, names);
-    if (st == MX_OK && out)
-        *out = res;
-    else
-        mx_fm_result_free(res);
-    return st;
+    return fm_run_module(in, o->out_dir, "detect_radhit", "_minback", rh_frame, o,
+                         "dmask_ImageList.txt", out);
 }

@@ -87,67 +87,38 @@ int mx_level_map(float *map, long nx, long ny, double ratio, const char *source,
     return MX_OK;
 }
 
-typedef struct {
-    const mx_fm_inputs *in;
-    const mx_level_opts *o;
-    char **names;
-    mx_fm_result *res;
-} lv_ctx;
-
-static int lv_frame(long i, void *vctx, int thread) {
+static int lv_frame(const fm_job *job, long i, int thread) {
     (void)thread;
-    lv_ctx *c = vctx;
-    const char *path = c->in->images[i];
-    mx_fm_frame *fr = &c->res->frames[i];
+    const mx_level_opts *o = job->ctx;
+    const char *path = job->in->images[i];
+    mx_fm_frame *fr = &job->res->frames[i];
     double t0 = fm_now();
     mx_image *img = NULL;
-    char *opath = NULL;
     int st;
     if ((st = mx_image_read(path, &img)) != MX_OK) goto exit;
-    if ((st = mx_level_map(img->data, img->nx, img->ny, c->o->threshold_ratio, path, &fr->n_clusters,
+    if ((st = mx_level_map(img->data, img->nx, img->ny, o->threshold_ratio, path, &fr->n_clusters,
                            &fr->n_pixels)) != MX_OK)
         goto exit;
-    st = mx_header_set_double(img->hdr, "THRRATIO", c->o->threshold_ratio, "Level THRESHOLD_RATIO");
+    st = mx_header_set_double(img->hdr, "THRRATIO", o->threshold_ratio, "Level THRESHOLD_RATIO");
     char buf[1200];
     snprintf(buf, sizeof buf, "Level: %ld clusters, %ld pixels changed sign", fr->n_clusters,
              fr->n_pixels);
     if (st == MX_OK) st = mx_header_add_history(img->hdr, buf);
     if (st != MX_OK) goto exit;
     img->bitpix = -32;
-    snprintf(buf, sizeof buf, "%s_level.fits", c->names[i]);
-    if (!(opath = fm_join(c->o->out_dir, buf))) {
-        st = MX_ERR_NOMEM;
-        goto exit;
-    }
-    if ((st = mx_image_write(img, opath)) != MX_OK) goto exit;
-    fr->output = opath;
-    opath = NULL;
-    fm_frame_done("level", path, fr, t0);
+    if ((st = fm_write_output(job, i, img, "", "_level.fits")) != MX_OK) goto exit;
+    fm_frame_done(job->label, path, fr, t0);
 exit:
-    free(opath);
     mx_image_free(img);
     return st;
 }
 
 int mx_level_files(const mx_fm_inputs *in, const mx_level_opts *o, mx_fm_result **out) {
-    mx_fm_result *res = NULL;
-    char **names = NULL;
     int st;
     if (out) *out = NULL;
     if (!o) return mx_seterr(MX_ERR_PARAM, "level: no options");
     if (!(o->threshold_ratio >= 0.0) || !isfinite(o->threshold_ratio))
         return mx_seterr(MX_ERR_PARAM, "level: THRESHOLD_RATIO = %g must be >= 0", o->threshold_ratio);
     if ((st = fm_check_inputs(in, o->out_dir, "level")) != MX_OK) return st;
-    if ((st = fm_names(in->n, in->images, NULL, &names)) != MX_OK) goto exit;
-    if ((st = fm_result_new(in->n, &res)) != MX_OK) goto exit;
-    lv_ctx ctx = {in, o, names, res};
-    if ((st = fm_run_frames(in->n, lv_frame, &ctx, "level")) != MX_OK) goto exit;
-    st = fm_write_list(res, o->out_dir, "level_ImageList.txt");
-exit:
-    fm_free_names(in->n, names);
-    if (st == MX_OK && out)
-        *out = res;
-    else
-        mx_fm_result_free(res);
-    return st;
+    return fm_run_module(in, o->out_dir, "level", NULL, lv_frame, o, "level_ImageList.txt", out);
 }

@@ -10,11 +10,8 @@
 #define LABEL "medfilter"
 
 typedef struct {
-    const mx_fm_inputs *in;
     const mx_medfilter_files_opts *o;
     const mx_image *pmask;
-    char **names;
-    mx_fm_result *res;
 } mf_ctx;
 
 static int add_history(mx_header *h, const mx_medfilter_files_opts *o, const char *input) {
@@ -36,24 +33,24 @@ static int add_history(mx_header *h, const mx_medfilter_files_opts *o, const cha
     return st;
 }
 
-static int mf_frame(long i, void *vctx, int thread) {
+static int mf_frame(const fm_job *job, long i, int thread) {
     (void)thread;
-    mf_ctx *c = vctx;
-    const char *path = c->in->images[i];
-    mx_fm_frame *fr = &c->res->frames[i];
+    const mf_ctx *c = job->ctx;
+    const mx_fm_inputs *in = job->in;
+    const char *path = in->images[i];
+    mx_fm_frame *fr = &job->res->frames[i];
     double t0 = fm_now();
     mx_image *img = NULL, *dce = NULL, *outimg = NULL;
     uint8_t *bad = NULL;
-    char *opath = NULL;
     int st;
     if ((st = mx_image_read(path, &img)) != MX_OK) goto exit;
     size_t np = (size_t)img->nx * (size_t)img->ny;
-    if (c->in->dce_masks &&
-        (st = fm_read_mask_sized(c->in->dce_masks[i], "DCE mask", path, img->nx, img->ny, &dce)) != MX_OK)
+    if (in->dce_masks &&
+        (st = fm_read_mask_sized(in->dce_masks[i], "DCE mask", path, img->nx, img->ny, &dce)) != MX_OK)
         goto exit;
     if (c->pmask && (c->pmask->nx != img->nx || c->pmask->ny != img->ny)) {
         st = mx_seterr(MX_ERR_MISMATCH, "PMask '%s' is %ld x %ld, image '%s' is %ld x %ld",
-                       c->in->pmask, c->pmask->nx, c->pmask->ny, path, img->nx, img->ny);
+                       in->pmask, c->pmask->nx, c->pmask->ny, path, img->nx, img->ny);
         goto exit;
     }
     if (dce || c->pmask) {
@@ -68,11 +65,7 @@ static int mf_frame(long i, void *vctx, int thread) {
     }
     /* the output keeps the input's header card for card */
     if ((st = mx_image_new(img->nx, img->ny, MX_IMG_FLOAT, -32, 0.0f, &outimg)) != MX_OK) goto exit;
-    mx_header_free(outimg->hdr);
-    if (!(outimg->hdr = mx_header_dup(img->hdr))) {
-        st = mx_seterr(MX_ERR_NOMEM, "'%s': header", path);
-        goto exit;
-    }
+    if ((st = fm_copy_header(outimg, img->hdr, path)) != MX_OK) goto exit;
     long n_nan = 0;
     if ((st = mx_medfilter(img->data, bad, img->nx, img->ny, &c->o->filter, outimg->data, NULL,
                            &n_nan)) != MX_OK) {
@@ -80,22 +73,13 @@ static int mf_frame(long i, void *vctx, int thread) {
         goto exit;
     }
     if ((st = add_history(outimg->hdr, c->o, path)) != MX_OK) goto exit;
-    char name[1200];
-    snprintf(name, sizeof name, "%s_minback.fits", c->names[i]);
-    if (!(opath = fm_join(c->o->out_dir, name))) {
-        st = MX_ERR_NOMEM;
-        goto exit;
-    }
-    if ((st = mx_image_write(outimg, opath)) != MX_OK) goto exit;
+    if ((st = fm_write_output(job, i, outimg, "", "_minback.fits")) != MX_OK) goto exit;
     if (c->o->max_bad_pixels >= 0 && n_nan > c->o->max_bad_pixels)
         mx_warn("medfilter: '%s' has %ld NaN pixels, more than Max_Bad_Pixels_OutputImage = %ld",
-                opath, n_nan, c->o->max_bad_pixels);
+                fr->output, n_nan, c->o->max_bad_pixels);
     fr->n_nan = n_nan;
-    fr->output = opath;
-    opath = NULL;
-    fm_frame_done(LABEL, path, fr, t0);
+    fm_frame_done(job->label, path, fr, t0);
 exit:
-    free(opath);
     free(bad);
     mx_image_free(outimg);
     mx_image_free(dce);
@@ -105,9 +89,7 @@ exit:
 
 int mx_medfilter_files(const mx_fm_inputs *in, const mx_medfilter_files_opts *o,
                        mx_fm_result **out) {
-    mx_fm_result *res = NULL;
     mx_image *pmask = NULL;
-    char **names = NULL;
     int st;
     if (out) *out = NULL;
     if (!o) return mx_seterr(MX_ERR_PARAM, "medfilter: no options");
@@ -124,17 +106,8 @@ int mx_medfilter_files(const mx_fm_inputs *in, const mx_medfilter_files_opts *o,
         mx_warn("medfilter: PMask '%s' supplied but PMask_Fatal_BitPattern is 0: it has no effect",
                 in->pmask);
     if (in->pmask && (st = mx_mask_read(in->pmask, &pmask)) != MX_OK) return st;
-    if ((st = fm_names(in->n, in->images, NULL, &names)) != MX_OK) goto exit;
-    if ((st = fm_result_new(in->n, &res)) != MX_OK) goto exit;
-    mf_ctx ctx = {in, o, pmask, names, res};
-    if ((st = fm_run_frames(in->n, mf_frame, &ctx, LABEL)) != MX_OK) goto exit;
-    st = fm_write_list(res, o->out_dir, "medfilter_ImageList.txt");
-exit:
-    fm_free_names(in->n, names);
+    mf_ctx ctx = {o, pmask};
+    st = fm_run_module(in, o->out_dir, LABEL, NULL, mf_frame, &ctx, "medfilter_ImageList.txt", out);
     mx_image_free(pmask);
-    if (st == MX_OK && out)
-        *out = res;
-    else
-        mx_fm_result_free(res);
     return st;
 }

@@ -12,15 +12,12 @@
 #define LABEL "projection"
 
 typedef struct {
-    const mx_fm_inputs *in;
     const mx_projection_opts *o;
     const mx_fif *fif;
     const mx_wcs *fw;        /* the grid: read-only, each thread works on its own copy */
     mx_wcs **tw;
     const mx_header *base;   /* header with the grid's WCS (unshifted) */
     const mx_moving_ref *moving;
-    char **names;
-    mx_fm_result *res;
 } pj_ctx;
 
 /* The map as int32 labels: integer files as they are, float files whose
@@ -55,11 +52,11 @@ static int map_labels(const mx_image *img, const char *path, const int32_t **lab
     return MX_OK;
 }
 
-static int pj_frame(long i, void *vctx, int thread) {
-    pj_ctx *c = vctx;
-    const char *mpath = c->in->images[i];
-    const char *wpath = c->in->wcs_sources ? c->in->wcs_sources[i] : mpath;
-    mx_fm_frame *fr = &c->res->frames[i];
+static int pj_frame(const fm_job *job, long i, int thread) {
+    const pj_ctx *c = job->ctx;
+    const char *mpath = job->in->images[i];
+    const char *wpath = job->in->wcs_sources ? job->in->wcs_sources[i] : mpath;
+    mx_fm_frame *fr = &job->res->frames[i];
     double t0 = fm_now();
     mx_image *dm = NULL, *out = NULL;
     int32_t *owned = NULL;
@@ -86,9 +83,7 @@ static int pj_frame(long i, void *vctx, int thread) {
     mx_box box;
     if ((st = mx_map_footprint_box(&map, nx, ny, c->fif->naxis[0], c->fif->naxis[1], &box)) != MX_OK)
         goto exit;
-    char buf[1200];
-    snprintf(buf, sizeof buf, "proj_%s.fits", c->names[i]);
-    if (!(opath = fm_join(c->o->out_dir, buf))) {
+    if (!(opath = fm_output_path(job, i, "proj_", ".fits"))) {
         st = MX_ERR_NOMEM;
         goto exit;
     }
@@ -108,11 +103,7 @@ static int pj_frame(long i, void *vctx, int thread) {
         st = mx_preferr(st, "projecting '%s'", mpath);
         goto exit;
     }
-    mx_header_free(out->hdr);
-    if (!(out->hdr = mx_header_dup(c->base))) {
-        st = mx_seterr(MX_ERR_NOMEM, "'%s': header", mpath);
-        goto exit;
-    }
+    if ((st = fm_copy_header(out, c->base, mpath)) != MX_OK) goto exit;
     mx_header *h = out->hdr;
     st = mx_header_set_double(h, "CRPIX1", c->fif->crpix[0] - (double)box.x0, NULL);
     if (st == MX_OK) st = mx_header_set_double(h, "CRPIX2", c->fif->crpix[1] - (double)box.y0, NULL);
@@ -120,12 +111,11 @@ static int pj_frame(long i, void *vctx, int thread) {
         st = mx_header_set_long(h, "MINTOFFX", box.x0, "x offset in the mosaic grid (0-based)");
     if (st == MX_OK)
         st = mx_header_set_long(h, "MINTOFFY", box.y0, "y offset in the mosaic grid (0-based)");
+    char buf[1200];
     snprintf(buf, sizeof buf, "Mosaic Projection of %s (WCS from %s)", mpath, wpath);
     if (st == MX_OK) st = mx_header_add_history(h, buf);
     if (st != MX_OK) goto exit;
-    if ((st = mx_image_write(out, opath)) != MX_OK) goto exit;
-    fr->output = opath;
-    opath = NULL;
+    if ((st = fm_write_frame(job, i, out, &opath)) != MX_OK) goto exit;
     fm_frame_done(LABEL, mpath, fr, t0);
 exit:
     free(opath);
@@ -138,28 +128,13 @@ exit:
 }
 
 static int write_table(const mx_fm_result *r, const char *out_dir, char **path_out) {
-    int st;
-    mx_table *t = mx_table_new();
+    mx_table *t = NULL;
     char *path = NULL;
-    if (!t) return mx_seterr(MX_ERR_NOMEM, "projection table");
-    char buf[160];
-    snprintf(buf, sizeof buf, "Output from mosaic_proj, mopexlua %s", mx_version());
-    st = mx_table_set_keyword(t, "comment", buf, 'c');
-    static const char *const names[6] = {"image_id", "fname", "xoff", "yoff", "naxis1", "naxis2"};
-    for (int k = 0; k < 6 && st == MX_OK; k++)
-        st = mx_table_add_column(t, names[k], k == 1 ? MX_COL_STRING : MX_COL_INT,
-                                 k >= 2 ? "pixels" : NULL, NULL);
-    if (st == MX_OK) st = mx_table_set_nrows(t, r->nwritten);
-    for (int i = 0, row = 0; i < r->n && st == MX_OK; i++) {
+    int st = mx_offsets_table_new("image_id", "mosaic_proj", "pixels", &t);
+    for (int i = 0; i < r->n && st == MX_OK; i++) {
         const mx_fm_frame *f = &r->frames[i];
-        if (!f->output) continue;
-        st = mx_table_set_int(t, 0, row, i + 1);
-        if (st == MX_OK) st = mx_table_set_string(t, 1, row, f->output);
-        if (st == MX_OK) st = mx_table_set_int(t, 2, row, f->box.x0);
-        if (st == MX_OK) st = mx_table_set_int(t, 3, row, f->box.y0);
-        if (st == MX_OK) st = mx_table_set_int(t, 4, row, f->box.w);
-        if (st == MX_OK) st = mx_table_set_int(t, 5, row, f->box.h);
-        row++;
+        if (f->output)
+            st = mx_offsets_table_add(t, i + 1, f->output, f->box.x0, f->box.y0, f->box.w, f->box.h);
     }
     if (st == MX_OK && !(path = fm_join(out_dir, "interp_detmap_ImageList.txt.tbl"))) st = MX_ERR_NOMEM;
     if (st == MX_OK) st = mx_table_write_ipac(t, path);
@@ -173,7 +148,6 @@ static int write_table(const mx_fm_result *r, const char *out_dir, char **path_o
 
 int mx_project_detmaps(const mx_fm_inputs *in, const mx_projection_opts *o, mx_fm_result **out) {
     mx_fm_result *res = NULL;
-    char **names = NULL;
     mx_wcs *fw = NULL;
     mx_wcs **tw = NULL;
     mx_header *base = NULL;
@@ -197,12 +171,12 @@ int mx_project_detmaps(const mx_fm_inputs *in, const mx_projection_opts *o, mx_f
         st = mx_seterr(MX_ERR_NOMEM, "projection: %d grid copies", nt);
         goto exit;
     }
-    if ((st = fm_names(in->n, in->images, NULL, &names)) != MX_OK) goto exit;
-    if ((st = fm_result_new(in->n, &res)) != MX_OK) goto exit;
-    pj_ctx ctx = {in, o, &fif, fw, tw, base, &moving, names, res};
+    pj_ctx ctx = {o, &fif, fw, tw, base, &moving};
     /* fm_run_frames hands items to at most mx_threads() threads: the
-     * per-thread grid copies above cover every thread index */
-    if ((st = fm_run_frames(in->n, pj_frame, &ctx, LABEL)) != MX_OK) goto exit;
+     * per-thread grid copies above cover every thread index. The list
+     * waits for the check that something was written. */
+    if ((st = fm_run_module(in, o->out_dir, LABEL, NULL, pj_frame, &ctx, NULL, &res)) != MX_OK)
+        goto exit;
     int nw = 0;
     for (int i = 0; i < in->n; i++) nw += res->frames[i].output != NULL;
     if (nw == 0) {
@@ -219,7 +193,6 @@ exit:
     free(tw);
     mx_wcs_free(fw);
     mx_header_free(base);
-    fm_free_names(in->n, names);
     if (st == MX_OK && out)
         *out = res;
     else

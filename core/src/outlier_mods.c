@@ -613,24 +613,15 @@ exit:
     return st;
 }
 
+/* covg_TilesList.tbl: the tiles' offsets table (no units, unlike tiles.tbl). */
 static int write_tile_table(const mx_tile *tiles, int ntiles, const char *path) {
-    mx_table *t = mx_table_new();
-    if (!t) return mx_seterr(MX_ERR_NOMEM, "tile table");
-    char buf[160];
-    snprintf(buf, sizeof buf, "Output from mosaic_covg, mopexlua %s", mx_version());
-    int st = mx_table_set_keyword(t, "comment", buf, 'c');
-    static const char *const names[6] = {"tile_id", "fname", "xoff", "yoff", "naxis1", "naxis2"};
-    for (int k = 0; k < 6 && st == MX_OK; k++)
-        st = mx_table_add_column(t, names[k], k == 1 ? MX_COL_STRING : MX_COL_INT, NULL, NULL);
-    if (st == MX_OK) st = mx_table_set_nrows(t, ntiles);
+    mx_table *t = NULL;
+    int st = mx_offsets_table_new("tile_id", "mosaic_covg", NULL, &t);
     for (int k = 0; k < ntiles && st == MX_OK; k++) {
-        covg_tile_name(tiles[k].id, buf, sizeof buf);
-        st = mx_table_set_int(t, 0, k, tiles[k].id);
-        if (st == MX_OK) st = mx_table_set_string(t, 1, k, buf);
-        if (st == MX_OK) st = mx_table_set_int(t, 2, k, tiles[k].x0);
-        if (st == MX_OK) st = mx_table_set_int(t, 3, k, tiles[k].y0);
-        if (st == MX_OK) st = mx_table_set_int(t, 4, k, tiles[k].nx);
-        if (st == MX_OK) st = mx_table_set_int(t, 5, k, tiles[k].ny);
+        char name[160];
+        covg_tile_name(tiles[k].id, name, sizeof name);
+        st = mx_offsets_table_add(t, tiles[k].id, name, tiles[k].x0, tiles[k].y0, tiles[k].nx,
+                                  tiles[k].ny);
     }
     if (st == MX_OK) st = mx_table_write_ipac(t, path);
     mx_table_free(t);

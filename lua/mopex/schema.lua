@@ -113,10 +113,13 @@ end
 S.distance = distance
 
 --- Closest candidate to `word` (or nil when nothing is reasonably close).
-function S.suggest(word, candidates)
+--- `key` (optional) maps word and candidates before comparing (e.g. a
+--- namelist key normaliser); the candidate itself is returned.
+function S.suggest(word, candidates, key)
   local best, bestd
+  local w = key and key(word) or word
   for _, c in ipairs(candidates) do
-    local d = distance(word, c)
+    local d = distance(w, key and key(c) or c)
     if not bestd or d < bestd then best, bestd = c, d end
   end
   if best and bestd <= math.max(2, math.floor(#word / 3)) then return best end

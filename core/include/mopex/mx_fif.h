@@ -106,12 +106,30 @@ typedef struct mx_tile {
 /* Tiles of an naxis1 x naxis2 frame; *tiles is malloc'ed (caller frees). */
 int mx_tiling(long naxis1, long naxis2, long tilemax_x, long tilemax_y, mx_tile **tiles,
               int *ntiles);
-/* The tile table (coadd_tiles.tbl, geom_Tile.tbl; formats.md 4.10): columns
- * tile_id, file, naxis1, naxis2, offset_x, offset_y (0-based); file is
+/* The tile table (coadd_tiles.tbl, geom_Tile.tbl; formats.md 4.10): the
+ * offsets table below with id column tile_id and unit "pixels"; fname is
  * "<prefix>Tile_<NNN><suffix>" (prefix/suffix may be NULL, e.g. "coadd_"
- * and "_Image.fits"). The comment keyword names `program`. */
+ * and "_Image.fits"). The comment keyword names `program` ("tiling" when
+ * NULL or empty). */
 int mx_tiles_table(const mx_tile *tiles, int ntiles, const char *prefix, const char *suffix,
                    const char *program, mx_table **out);
+
+/* ---- offsets tables ------------------------------------------------------
+ * Every table that places pieces on the mosaic grid (tiles, interpolated
+ * images, projected maps: coadd_tiles.tbl, geom_Tile.tbl, covg_TilesList.tbl,
+ * interp_ImageList.txt.tbl, geom_Int_Img.tbl, interp_detmap_ImageList.txt.tbl)
+ * has the columns
+ *   <id_column> (int: tile_id or image_id, 1-based) | fname (string) |
+ *   xoff | yoff (int: 0-based offset of the piece's first pixel in the grid) |
+ *   naxis1 | naxis2 (int: the piece's size)
+ * with `unit` (NULL: none) on xoff..naxis2, and the comment keyword
+ * "Output from <program>, mopexlua <version>".
+ * mx_offsets_table_new makes the empty table (*out: free with
+ * mx_table_free); mx_offsets_table_add appends one row. */
+int mx_offsets_table_new(const char *id_column, const char *program, const char *unit,
+                         mx_table **out);
+int mx_offsets_table_add(mx_table *t, long id, const char *fname, long xoff, long yoff,
+                         long naxis1, long naxis2);
 
 /* ---- input frames --------------------------------------------------------- */
 /* Moving-object mosaics (000 l.1994-2020, Eq 5.1): with reference frame s,
