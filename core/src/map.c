@@ -19,6 +19,18 @@ int mx_map_corners(const mx_map *m, mx_map_dir dir, long ox, long oy, long nx, l
     if (!fn) return mx_seterr(MX_ERR_PARAM, "mx_map_corners: the map has no %s direction",
                               dir == MX_MAP_FWD ? "forward" : "inverse");
     size_t w = (size_t)nx + 1, h = (size_t)ny + 1;
+    if (dir == MX_MAP_INV && m->lattice_inv) { /* the lattice the resampling kernels map */
+        long *lo = calloc(h, sizeof *lo), *hi = malloc(h * sizeof *hi);
+        int st = MX_OK;
+        if (!lo || !hi) st = mx_seterr(MX_ERR_NOMEM, "mx_map_corners: %zu rows", h);
+        for (size_t b = 0; st == MX_OK && b < h; b++) hi[b] = (long)w - 1;
+        if (st == MX_OK)
+            st = m->lattice_inv(m->ctx, (double)ox - 0.5, (double)oy - 0.5, (long)w, (long)h, lo, hi,
+                                cx, cy);
+        free(lo);
+        free(hi);
+        return st;
+    }
     for (size_t b = 0; b < h; b++)
         for (size_t a = 0; a < w; a++) {
             cx[b * w + a] = (double)ox + (double)a - 0.5;

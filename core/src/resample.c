@@ -237,30 +237,46 @@ exit:
 /* Map output-grid points back into the input frame, only where `rows` says
  * they are needed (the rest stay NaN). corners = 1: the (w+1)(h+1) corner
  * lattice, lattice row b serving pixel rows b-1 and b; corners = 0: the w*h
- * pixel centres. One map call per row keeps neighbours consecutive. */
+ * pixel centres. The map's lattice_inv when it has one (a pixmap: SIP
+ * solves on coarse nodes), else one inv call per row (neighbours consecutive). */
 static int map_back(const mx_map *map, const mx_box *box, const span *rows, int corners,
                     double *lx, double *ly) {
     long w = box->w, h = box->h, lw = corners ? w + 1 : w, lh = corners ? h + 1 : h;
     double off = corners ? -0.5 : 0.0;
     for (size_t k = 0; k < (size_t)lw * (size_t)lh; k++) lx[k] = ly[k] = NAN;
+    long *lo = malloc((size_t)lh * sizeof *lo), *hi = malloc((size_t)lh * sizeof *hi);
+    if (!lo || !hi) {
+        free(lo);
+        free(hi);
+        return mx_seterr(MX_ERR_NOMEM, "resample: lattice of %ld rows", lh);
+    }
     for (long b = 0; b < lh; b++) {
-        long lo = lw, hi = -1;
+        lo[b] = lw, hi[b] = -1;
         for (long q = corners ? b - 1 : b; q <= b; q++) {
             if (q < 0 || q >= h || rows[q].lo > rows[q].hi) continue;
-            if (rows[q].lo < lo) lo = rows[q].lo;
-            if (rows[q].hi + corners > hi) hi = rows[q].hi + corners;
+            if (rows[q].lo < lo[b]) lo[b] = rows[q].lo;
+            if (rows[q].hi + corners > hi[b]) hi[b] = rows[q].hi + corners;
         }
-        if (lo > hi) continue;
-        double *px = lx + (size_t)b * (size_t)lw + (size_t)lo;
-        double *py = ly + (size_t)b * (size_t)lw + (size_t)lo;
-        for (long a = lo; a <= hi; a++) {
-            px[a - lo] = (double)(box->x0 + a) + off;
-            py[a - lo] = (double)(box->y0 + b) + off;
-        }
-        int status = map->inv(map->ctx, (size_t)(hi - lo + 1), px, py, px, py);
-        if (status) return status;
     }
-    return MX_OK;
+    int status = MX_OK;
+    double x0 = (double)box->x0 + off, y0 = (double)box->y0 + off;
+    if (map->lattice_inv) {
+        status = map->lattice_inv(map->ctx, x0, y0, lw, lh, lo, hi, lx, ly);
+    } else {
+        for (long b = 0; b < lh && status == MX_OK; b++) {
+            if (lo[b] > hi[b]) continue;
+            double *px = lx + (size_t)b * (size_t)lw + (size_t)lo[b];
+            double *py = ly + (size_t)b * (size_t)lw + (size_t)lo[b];
+            for (long a = lo[b]; a <= hi[b]; a++) {
+                px[a - lo[b]] = x0 + (double)a;
+                py[a - lo[b]] = y0 + (double)b;
+            }
+            status = map->inv(map->ctx, (size_t)(hi[b] - lo[b] + 1), px, py, px, py);
+        }
+    }
+    free(lo);
+    free(hi);
+    return status;
 }
 
 /* The quad of output pixel (p, q) from the corner lattice (counter-clockwise

@@ -227,7 +227,7 @@ static mx_rmask_opts rm_opts(double thresh) {
 }
 
 static void test_backproject_o20(void) {
-    mx_map map = {fine_fwd, fine_inv, NULL};
+    mx_map map = {fine_fwd, fine_inv, NULL, NULL};
     mx_box box = {0, 0, 4, 4}; /* the 2x2 input frame on a 4x4 grid */
     for (int nflag = 0; nflag <= 4; nflag++) {
         uint8_t flags[16] = {0};

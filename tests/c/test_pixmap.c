@@ -154,13 +154,38 @@ static double compare_paths(mx_wcs *in, mx_wcs *out, long nx, long ny, int expec
     size_t np = (size_t)(box.w + 1) * (size_t)(box.h + 1);
     double *lf = malloc(np * sizeof *lf), *mf2 = malloc(np * sizeof *mf2);
     double *ls = malloc(np * sizeof *ls), *ms2 = malloc(np * sizeof *ms2);
-    MXT_OK(mx_map_corners(&mf, MX_MAP_INV, box.x0, box.y0, box.w, box.h, lf, mf2));
+    mx_map mrows = mf; /* the row-by-row inverse (warm-started, exact) */
+    mrows.lattice_inv = NULL;
+    MXT_OK(mx_map_corners(&mrows, MX_MAP_INV, box.x0, box.y0, box.w, box.h, lf, mf2));
     MXT_OK(mx_map_corners(&ms, MX_MAP_INV, box.x0, box.y0, box.w, box.h, ls, ms2));
     double wl = 0;
     for (size_t k = 0; k < np; k++) wl = fmax(wl, fmax(fabs(lf[k] - ls[k]), fabs(mf2[k] - ms2[k])));
     worst = fmax(worst, wl);
+    /* the lattice inverse (SIP solved on coarse nodes, cubic between them)
+     * on the same lattice with ragged rows, against the two-step path */
+    long lw = box.w + 1, lh = box.h + 1;
+    long *lo = malloc((size_t)lh * sizeof *lo), *hi = malloc((size_t)lh * sizeof *hi);
+    for (long b = 0; b < lh; b++) lo[b] = (b * 7) % 5, hi[b] = lw - 1 - (b * 3) % 4;
+    lo[lh / 2] = 1, hi[lh / 2] = 0; /* an empty row */
+    for (size_t k = 0; k < np; k++) lf[k] = mf2[k] = -1.0;
+    MXT_TRUE(mf.lattice_inv != NULL);
+    MXT_OK(mf.lattice_inv(mf.ctx, box.x0 - 0.5, box.y0 - 0.5, lw, lh, lo, hi, lf, mf2));
+    double wn = 0;
+    long untouched = 0;
+    for (long b = 0; b < lh; b++)
+        for (long a = 0; a < lw; a++) {
+            size_t k = (size_t)b * (size_t)lw + (size_t)a;
+            if (a < lo[b] || a > hi[b]) untouched += lf[k] == -1.0 && mf2[k] == -1.0;
+            else wn = fmax(wn, fmax(fabs(lf[k] - ls[k]), fabs(mf2[k] - ms2[k])));
+        }
+    long outside = 0;
+    for (long b = 0; b < lh; b++) outside += lo[b] > hi[b] ? lw : lw - (hi[b] - lo[b] + 1);
+    MXT_EQ_INT(untouched, outside);
+    MXT_TRUE(wn < 1e-7);
     fprintf(stderr, "  fast vs two-step: %ld x %ld frame, box %ld x %ld at (%ld, %ld), "
-            "max |diff| %.2e px (lattice %.2e)\n", nx, ny, box.w, box.h, box.x0, box.y0, worst, wl);
+            "max |diff| %.2e px (lattice %.2e, coarse-node lattice %.2e)\n", nx, ny, box.w, box.h,
+            box.x0, box.y0, worst, wl, wn);
+    free(lo), free(hi);
     free(lf), free(mf2), free(ls), free(ms2);
     mx_pixmap_free(fast);
     mx_pixmap_free(slow);

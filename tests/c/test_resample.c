@@ -43,7 +43,7 @@ static mx_map affine_map(affine *A, double s, double theta_deg, double tx, doubl
     A->bi[1] = -(A->ai[1][0] * tx + A->ai[1][1] * ty);
     /* exact inverses for the simple scales used here */
     if (theta_deg == 0) A->ai[0][0] = A->ai[1][1] = 1.0 / s, A->bi[0] = -tx / s, A->bi[1] = -ty / s;
-    mx_map m = {aff_fwd, aff_inv, A};
+    mx_map m = {aff_fwd, aff_inv, A, NULL};
     return m;
 }
 
@@ -548,7 +548,7 @@ static int par_item(long i, void *ctx, int thread) {
     mx_resample_opts o = opts((int)(i % 4) + 1);
     mx_resample_out out = {NULL, NULL, NULL, c->img[i], c->cov[i], NULL};
     if (!c->win) {
-        mx_map m = {aff_fwd, aff_inv, &c->A[i]};
+        mx_map m = {aff_fwd, aff_inv, &c->A[i], NULL};
         return mx_resample(&o, c->in, &m, &c->box[i], &out);
     }
     mx_pixmap *pm = NULL; /* one pixmap per item: private WCS copies */

@@ -118,7 +118,9 @@ expect_eq "-i value" "$(printf '%s\n' "$out" | tail -1)" 42
 expect_eq "- (stdin script)" "$(echo 'print(#arg, ...)' | "$BIN" - q)" "1	q"
 
 # Ctrl-C stops a pure Lua loop with "interrupted by user", exit 1
-timeout 60 "$BIN" -e 'while true do end' 2>"$TMP/err" &
+# --foreground: timeout sends the signal to the child only (without it, it also
+# signals its process group: a second SIGINT may kill the host before its hook runs)
+timeout --foreground 60 "$BIN" -e 'while true do end' 2>"$TMP/err" &
 pid=$!
 sleep 1
 kill -INT $pid

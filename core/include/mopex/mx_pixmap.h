@@ -54,10 +54,19 @@ extern "C" {
 typedef int (*mx_map_fn)(void *ctx, size_t n, const double *x, const double *y, double *xo,
                          double *yo);
 
+/* The inverse of a lattice of output points, row by row: point (a, b) is
+ * (x0 + a, y0 + b) of the output grid, for a = lo[b]..hi[b] of every row
+ * b = 0..h-1 (rows with lo[b] > hi[b] are skipped); its input position
+ * lands in xo/yo[b*w + a], the other entries are left untouched. */
+typedef int (*mx_map_lattice_fn)(void *ctx, double x0, double y0, long w, long h,
+                                 const long *lo, const long *hi, double *xo, double *yo);
+
 typedef struct mx_map {
     mx_map_fn fwd; /* input-frame pixel -> output-grid pixel */
     mx_map_fn inv; /* output-grid pixel -> input-frame pixel */
     void *ctx;
+    /* optional (NULL: inv row by row): a faster inverse of whole lattices */
+    mx_map_lattice_fn lattice_inv;
 } mx_map;
 
 typedef enum { MX_MAP_FWD = 0, MX_MAP_INV = 1 } mx_map_dir;
@@ -73,7 +82,9 @@ typedef struct mx_box {
  * point (ox + a - 0.5, oy + b - 0.5) and lands in cx/cy[b*(nx+1) + a].
  * Pixel (ox+a, oy+b) is the quad of corners (a,b), (a+1,b), (a+1,b+1),
  * (a,b+1); neighbouring quads share their corners exactly, so they tile the
- * mapped region without gaps (the basis of flux conservation). */
+ * mapped region without gaps (the basis of flux conservation). MX_MAP_INV
+ * goes through m->lattice_inv when the map has one: the same lattice the
+ * resampling kernels use for the same box. */
 int mx_map_corners(const mx_map *m, mx_map_dir dir, long ox, long oy, long nx, long ny,
                    double *cx, double *cy);
 
@@ -127,7 +138,13 @@ int mx_pixmap_forward(mx_pixmap *pm, size_t n, const double *x, const double *y,
                       double *yo);
 int mx_pixmap_inverse(mx_pixmap *pm, size_t n, const double *x, const double *y, double *xo,
                       double *yo);
-/* The pixmap as an mx_map (valid while pm lives). */
+/* mx_map_lattice_fn of a pixmap: exact without an input SIP; with one, the
+ * SIP solve is exact on nodes about LATTICE_NODE_PX = 2 input pixels apart
+ * and cubic between them (within ~1e-8 px of mx_pixmap_inverse for IRAC
+ * distortions; tests/c/test_pixmap.c). */
+int mx_pixmap_inverse_lattice(mx_pixmap *pm, double x0, double y0, long w, long h,
+                              const long *lo, const long *hi, double *xo, double *yo);
+/* The pixmap as an mx_map (valid while pm lives), lattice_inv included. */
 mx_map mx_pixmap_map(mx_pixmap *pm);
 
 #ifdef __cplusplus
