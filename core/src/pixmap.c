@@ -258,8 +258,8 @@ static int fast_forward(mx_pixmap *pm, size_t n, const double *x, const double *
 /* Output pixel (x, y) -> the input focal-plane point (offsets from CRPIX
  * after the SIP distortion) that the input SIP must be solved for: the
  * output SIP forward, then G^-1. 0 when the point is behind the plane. */
-static inline int inverse_target(const mx_pixmap *pm, double x, double y, double *tu,
-                                 double *tv) {
+static inline __attribute__((always_inline)) int inverse_target(const mx_pixmap *pm, double x,
+                                                                double y, double *tu, double *tv) {
     const double(*Gi)[3] = pm->Gi;
     double uo = x - pm->rout[0], vo = y - pm->rout[1];
     if (pm->tout.has_sip) {
