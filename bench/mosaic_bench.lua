@@ -360,7 +360,9 @@ local function make_peer_frames(dir, sim, want)
   local stamp_file = mopex.path_join(dir, "peer_stamp.txt")
   local stamp = "v1;" .. (read_file(mopex.path_join(sim.dir, "bench_stamp.txt")) or "")
   local slist = mopex.path_join(dir, "swarp_images.lst")
-  if read_file(stamp_file) == stamp then return { montage = mdir, swarp = sdir, swarp_list = slist } end
+  if read_file(stamp_file) == stamp and mopex.file_exists(slist) and mopex.file_exists(mdir) then
+    return { montage = mdir, swarp = sdir, swarp_list = slist }
+  end
   sh("rm -rf " .. q(mdir) .. " " .. q(sdir))
   mopex.mkdir_p(mdir)
   mopex.mkdir_p(sdir)
