@@ -23,33 +23,6 @@
 
 #include "mxl.h"
 
-/* An array option as a C array of borrowed strings. The pointer array
- * lives in a userdata left on the stack (freed by Lua even if a later
- * argument check raises); the strings stay anchored in the options table. */
-static const char *const *strlist(lua_State *L, int opts, const char *name, int *n) {
-    opts = lua_absindex(L, opts);
-    *n = 0;
-    int t = lua_getfield(L, opts, name);
-    if (t == LUA_TNIL) {
-        lua_pop(L, 1);
-        lua_pushnil(L); /* keep one slot per list on the stack */
-        return NULL;
-    }
-    if (t != LUA_TTABLE) luaL_error(L, "option '%s' must be an array of paths", name);
-    lua_Integer len = luaL_len(L, -1);
-    if (len > 1000000) luaL_error(L, "option '%s': %d entries", name, (int)len);
-    const char **v = lua_newuserdatauv(L, sizeof *v * (size_t)(len > 0 ? len : 1), 0);
-    for (lua_Integer i = 1; i <= len; i++) {
-        if (lua_geti(L, -2, i) != LUA_TSTRING)
-            luaL_error(L, "option '%s': entry %d is not a string", name, (int)i);
-        v[i - 1] = lua_tostring(L, -1); /* anchored: the array is in opts */
-        lua_pop(L, 1);
-    }
-    lua_remove(L, -2);
-    *n = (int)len;
-    return v;
-}
-
 static uint32_t pattern(lua_State *L, int opts, const char *name) {
     lua_Integer v = mxl_opt_int_req(L, opts, name);
     if (v < 0 || v > 0xFFFFFFFFLL) luaL_error(L, "option '%s' must be a bit pattern between 0 and 2^32-1", name);
@@ -59,13 +32,13 @@ static uint32_t pattern(lua_State *L, int opts, const char *name) {
 static void read_inputs(lua_State *L, int o, mx_interp_inputs *in) {
     int n, ns, nd, nr, nb;
     memset(in, 0, sizeof *in);
-    in->images = strlist(L, o, "images", &n);
+    in->images = mxl_opt_paths(L, o, "images", &n);
     if (!in->images || n < 1) luaL_error(L, "option 'images' is required (an array of paths)");
     in->n = n;
-    in->sigmas = strlist(L, o, "sigmas", &ns);
-    in->dce_masks = strlist(L, o, "dce_masks", &nd);
-    in->rmasks = strlist(L, o, "rmasks", &nr);
-    in->bright_masks = strlist(L, o, "bright_masks", &nb);
+    in->sigmas = mxl_opt_paths(L, o, "sigmas", &ns);
+    in->dce_masks = mxl_opt_paths(L, o, "dce_masks", &nd);
+    in->rmasks = mxl_opt_paths(L, o, "rmasks", &nr);
+    in->bright_masks = mxl_opt_paths(L, o, "bright_masks", &nb);
     const struct { const void *p; int n; const char *name; } lists[] = {
         {in->sigmas, ns, "sigmas"}, {in->dce_masks, nd, "dce_masks"},
         {in->rmasks, nr, "rmasks"}, {in->bright_masks, nb, "bright_masks"}};
