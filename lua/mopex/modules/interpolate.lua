@@ -70,6 +70,17 @@ local function frame_inputs(o)
   }
 end
 
+-- The products of core.interpolate / core.reinterpolate, keyed by the option
+-- names of the modules that consume them (mopex.flow): the interpolated stack
+-- must not replace the input frames.
+local function products(r)
+  return { interp_images = r.images, interp_coverages = r.coverages, interp_sigmas = r.sigmas,
+           mosaic_fif = r.mosaic_fif, interp_table = r.table, interp_ids = r.image_ids,
+           lists = { interp_images = r.lists.images, interp_coverages = r.lists.coverages,
+                     interp_sigmas = r.lists.sigmas },
+           placements = r.offsets, skipped = r.skipped, method = r.method, reused = r.reused }
+end
+
 local function run(o)
   local c = frame_inputs(o)
   local top = IO.outdir(o)
@@ -84,14 +95,7 @@ local function run(o)
   c.pixel_size_x, c.pixel_size_y = o.pixel_size_x, o.pixel_size_y
   c.pixel_ratio_x, c.pixel_ratio_y = o.pixel_ratio_x, o.pixel_ratio_y
   c.out_dir = IO.outdir(o, o.out_dir)
-  -- Products keyed by the option names of the modules that consume them
-  -- (mopex.flow): the interpolated stack must not replace the input frames.
-  local r = core().interpolate(c)
-  return { interp_images = r.images, interp_coverages = r.coverages, interp_sigmas = r.sigmas,
-           mosaic_fif = r.mosaic_fif, interp_table = r.table, interp_ids = r.image_ids,
-           lists = { interp_images = r.lists.images, interp_coverages = r.lists.coverages,
-                     interp_sigmas = r.lists.sigmas },
-           placements = r.offsets, skipped = r.skipped, method = r.method, reused = r.reused }
+  return products(core().interpolate(c))
 end
 
 return S.module {
@@ -106,4 +110,5 @@ return S.module {
   params = params,
   run = run,
   frame_inputs = frame_inputs,
+  products = products,
 }

@@ -46,14 +46,7 @@ local function run(o)
   c.mosaic_fif = grid
   c.interp_dir = IO.join(top, o.interp_dir)
   c.out_dir = IO.outdir(o, o.out_dir)
-  -- Products keyed by the option names of the modules that consume them
-  -- (mopex.flow): the interpolated stack must not replace the input frames.
-  local r = core().reinterpolate(c)
-  return { interp_images = r.images, interp_coverages = r.coverages, interp_sigmas = r.sigmas,
-           mosaic_fif = r.mosaic_fif, interp_table = r.table, interp_ids = r.image_ids,
-           lists = { interp_images = r.lists.images, interp_coverages = r.lists.coverages,
-                     interp_sigmas = r.lists.sigmas },
-           placements = r.offsets, skipped = r.skipped, method = r.method, reused = r.reused }
+  return I.products(core().reinterpolate(c))
 end
 
 return S.module {
