@@ -1,6 +1,7 @@
 /* geom.c - exact polygon clipping, polygon-grid overlap and circle-rectangle
  * overlap (algorithms.md 4.2 and 8). See mx_geom.h for the contracts. */
 #include "mopex/mx_geom.h"
+#include "geom_priv.h"
 
 #include <limits.h>
 #include <math.h>
@@ -149,26 +150,6 @@ static inline double area2(const mx_vec2 *p, int n) {
     return s;
 }
 
-/* floor/ceil for |x| < 2^62 without a libm call (the hot loop would
- * otherwise pay a PLT call per bound). */
-static inline long lfloor(double x) {
-    long i = (long)x;
-    return i - (x < (double)i);
-}
-static inline long lceil(double x) {
-    long i = (long)x;
-    return i + (x > (double)i);
-}
-
-/* Integral of min(x, X) dy along the segment a -> b (signed by direction). */
-static inline double int_minx(double ax, double ay, double bx, double by, double X) {
-    double dy = by - ay;
-    if (ax <= X && bx <= X) return 0.5 * (ax + bx) * dy;
-    if (ax >= X && bx >= X) return X * dy;
-    double yc = ay + (X - ax) * dy / (bx - ax); /* where the segment crosses x = X */
-    if (ax < X) return 0.5 * (ax + X) * (yc - ay) + X * (by - yc);
-    return X * (yc - ay) + 0.5 * (X + bx) * (by - yc);
-}
 
 /* Cut polygon p (n vertices) row by row: rows ra..rb (relative to the local
  * origin), s0..s1 being the rows it touches; emits the cells of column c. */
@@ -223,8 +204,8 @@ static inline __attribute__((always_inline)) int cells_impl(const mx_vec2 *p, co
     if (!isfinite(probe) || xmin < -1e15 || xmax > 1e15 || ymin < -1e15 || ymax > 1e15) return 0;
     /* First and last cell touched with non-zero width: an extreme exactly on
      * a pixel edge does not enter the next pixel. */
-    long c0 = lfloor(xmin + 0.5), c1 = lceil(xmax - 0.5);
-    long r0 = lfloor(ymin + 0.5), r1 = lceil(ymax - 0.5);
+    long c0 = mx_lfloor(xmin + 0.5), c1 = mx_lceil(xmax - 0.5);
+    long r0 = mx_lfloor(ymin + 0.5), r1 = mx_lceil(ymax - 0.5);
     if (c1 < c0 || r1 < r0) return 0; /* zero width or height */
     long ca = c0, cb = c1, ra = r0, rb = r1;
     if (win) {
@@ -255,32 +236,8 @@ static inline __attribute__((always_inline)) int cells_impl(const mx_vec2 *p, co
     if (c1 - c0 <= 1 && r1 - r0 <= 1) {
         /* Two or four cells, the commonest case of resampling: the general
          * formula below written out for one grid line per axis. */
-        const double X = 0.5, Y = 0.5;
-        double aq = 0, al = 0, ab = 0, all = 0;
-#pragma GCC unroll 4
-        for (int k = 0, l = n - 1; k < n; l = k++) {
-            double ax = q[l].x, ay = q[l].y, bx = q[k].x, by = q[k].y;
-            aq += 0.5 * (ax + bx) * (by - ay);
-            if (c1 > c0) al += int_minx(ax, ay, bx, by, X);
-            if (r1 > r0) {
-                /* the part of the edge with y <= Y */
-                double cx0 = ax, cy0 = ay, cx1 = bx, cy1 = by;
-                if (ay > Y && by > Y) continue;
-                if (ay > Y) cx0 = ax + (Y - ay) * (bx - ax) / (by - ay), cy0 = Y;
-                else if (by > Y) cx1 = ax + (Y - ay) * (bx - ax) / (by - ay), cy1 = Y;
-                ab += 0.5 * (cx0 + cx1) * (cy1 - cy0);
-                if (c1 > c0) all += int_minx(cx0, cy0, cx1, cy1, X);
-            }
-        }
-        double sg = aq < 0 ? -1.0 : 1.0, a[2][2];
-        aq *= sg, al *= sg, ab *= sg, all *= sg;
-        if (r0 == r1) {
-            a[0][0] = al, a[1][0] = aq - al, a[0][1] = a[1][1] = 0;
-        } else if (c0 == c1) {
-            a[0][0] = ab, a[0][1] = aq - ab, a[1][0] = a[1][1] = 0;
-        } else {
-            a[0][0] = all, a[0][1] = al - all, a[1][0] = ab - all, a[1][1] = aq - al - ab + all;
-        }
+        double a[2][2];
+        mx_small_cell_areas(q, n, c1 > c0, r1 > r0, a);
         /* column by column, rows ascending, inside the window */
         if (ca == c0 && ra == r0 && a[0][0] > 0) emit(s, c0, r0, a[0][0]);
         if (ca == c0 && rb == r1 && r1 > r0 && a[0][1] > 0) emit(s, c0, r1, a[0][1]);
@@ -310,7 +267,7 @@ static inline __attribute__((always_inline)) int cells_impl(const mx_vec2 *p, co
                     if (ay > Y) sx0 = ax + (Y - ay) * (bx - ax) / (by - ay), sy0 = Y;
                     else if (by > Y) sx1 = ax + (Y - ay) * (bx - ax) / (by - ay), sy1 = Y;
                 }
-                for (int i = 0; i < nc - 1; i++) F[i][j] += int_minx(sx0, sy0, sx1, sy1, i + 0.5);
+                for (int i = 0; i < nc - 1; i++) F[i][j] += mx_int_minx(sx0, sy0, sx1, sy1, i + 0.5);
                 F[nc - 1][j] += 0.5 * (sx0 + sx1) * (sy1 - sy0);
             }
         }
@@ -360,7 +317,7 @@ static inline __attribute__((always_inline)) int cells_impl(const mx_vec2 *p, co
             symin = sp[k].y < symin ? sp[k].y : symin;
             symax = sp[k].y > symax ? sp[k].y : symax;
         }
-        long s0 = lfloor(symin + 0.5), s1 = lceil(symax - 0.5); /* relative rows */
+        long s0 = mx_lfloor(symin + 0.5), s1 = mx_lceil(symax - 0.5); /* relative rows */
         long sa = s0 > ra - r0 ? s0 : ra - r0, sb = s1 < rb - r0 ? s1 : rb - r0;
         if (sa > sb) continue;
         cut_rows(sp, ns, c, r0, s0, s1, sa, sb, s);

@@ -4,16 +4,12 @@
 #include "mopex/mx_resample.h"
 #include "mopex/mx_error.h"
 #include "mopex/mx_geom.h"
+#include "geom_priv.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* floor() without a libm call, for |x| < 2^62 (callers check the range). */
-static inline long lfloor(double x) {
-    long i = (long)x;
-    return i - (x < (double)i);
-}
 
 /* ---- sigma propagation --------------------------------------------------
  * The one place that decides how uncertainties combine. The guide says the
@@ -293,10 +289,12 @@ static inline int quad_of(const double *lx, const double *ly, long w, long p, lo
     return isfinite(probe);
 }
 
-/* A frequent case when output pixels are smaller than the input's: the
- * quad (of area aq) lies inside one input pixel of the window. Fills `c`
- * and returns 1; else 0 and the general kernel decides. */
-static inline int inside_one_pixel(const mx_vec2 *Q, double aq, const mx_cellwin *win,
+/* The commonest quads (output pixels not larger than the input's) lie in
+ * one, two or four input pixels of the window: their overlaps come straight
+ * from mx_small_cell_areas, without the general cell walk. Fills c (up to 4
+ * cells, areas > 0) and returns their number; -1 when the quad is larger or
+ * reaches outside the window (the general kernel decides). */
+static inline int small_quad_cells(const mx_vec2 *Q, double aq, const mx_cellwin *win,
                                    mx_cell *c) {
     double x0 = Q[0].x, x1 = Q[0].x, y0 = Q[0].y, y1 = Q[0].y;
     for (int k = 1; k < 4; k++) {
@@ -305,14 +303,27 @@ static inline int inside_one_pixel(const mx_vec2 *Q, double aq, const mx_cellwin
         y0 = Q[k].y < y0 ? Q[k].y : y0;
         y1 = Q[k].y > y1 ? Q[k].y : y1;
     }
-    if (!(x0 > -1e15 && x1 < 1e15 && y0 > -1e15 && y1 < 1e15)) return 0;
-    long i = lfloor(x0 + 0.5), j = lfloor(y0 + 0.5);
-    if (x1 > i + 0.5 || y1 > j + 0.5) return 0;
-    if (i < win->i0 || i > win->i1 || j < win->j0 || j > win->j1) return 0;
-    c->i = i;
-    c->j = j;
-    c->area = aq;
-    return 1;
+    if (!(x0 > -1e15 && x1 < 1e15 && y0 > -1e15 && y1 < 1e15)) return -1;
+    /* first and last cell touched with non-zero width (as mx_poly_cells) */
+    long i0 = mx_lfloor(x0 + 0.5), i1 = mx_lceil(x1 - 0.5);
+    long j0 = mx_lfloor(y0 + 0.5), j1 = mx_lceil(y1 - 0.5);
+    if (i1 < i0) i1 = i0;
+    if (j1 < j0) j1 = j0;
+    if (i1 - i0 > 1 || j1 - j0 > 1) return -1;
+    if (i0 < win->i0 || i1 > win->i1 || j0 < win->j0 || j1 > win->j1) return -1;
+    if (i0 == i1 && j0 == j1) {
+        c->i = i0, c->j = j0, c->area = aq;
+        return 1;
+    }
+    mx_vec2 q[4];
+    for (int k = 0; k < 4; k++) q[k].x = Q[k].x - (double)i0, q[k].y = Q[k].y - (double)j0;
+    double a[2][2];
+    mx_small_cell_areas(q, 4, i1 > i0, j1 > j0, a);
+    int n = 0;
+    for (int di = 0; di < 2; di++)
+        for (int dj = 0; dj < 2; dj++)
+            if (a[di][dj] > 0) c[n].i = i0 + di, c[n].j = j0 + dj, c[n++].area = a[di][dj];
+    return n;
 }
 
 /* Area of a convex quad: half the cross product of its diagonals. */
@@ -378,7 +389,8 @@ static int resample_area(const mx_resample_opts *o, const source *src, int F, co
                 put(out, row + (size_t)p, NAN, 0.0, NAN);
                 continue;
             }
-            int n = inside_one_pixel(Q, aq, &win, &cb.c[0]) ? 1 : cells_of(Q, 4, &win, &cb);
+            int n = small_quad_cells(Q, aq, &win, cb.c);
+            if (n < 0) n = cells_of(Q, 4, &win, &cb);
             if (n < 0) {
                 status = MX_ERR_NOMEM;
                 goto exit;
@@ -499,7 +511,7 @@ static int resample_forward(const mx_resample_opts *o, const source *src, const 
                         mx_vec2 X = bilin(P, (a + 0.5) / G, t);
                         if (!(fabs(X.x) < 1e15 && fabs(X.y) < 1e15)) continue;
                         /* floor(x + 0.5): a point on an edge goes to the higher index */
-                        long fx = lfloor(X.x + 0.5) - box->x0, fy = lfloor(X.y + 0.5) - box->y0;
+                        long fx = mx_lfloor(X.x + 0.5) - box->x0, fy = mx_lfloor(X.y + 0.5) - box->y0;
                         if (fx < 0 || fx >= w || fy < 0 || fy >= h) continue;
                         size_t u = (size_t)fy * (size_t)w + (size_t)fx;
                         acc[u].num += v;
@@ -563,10 +575,10 @@ static int resample_cubic(const mx_resample_opts *o, const source *src, const mx
             double x = bm.lx[row + (size_t)p], y = bm.ly[row + (size_t)p];
             if (!isfinite(x) || !isfinite(y)) continue;
             if (!(x > -2 && x < nx + 1 && y > -2 && y < ny + 1)) continue;
-            long ni = lfloor(x + 0.5), nj = lfloor(y + 0.5);
+            long ni = mx_lfloor(x + 0.5), nj = mx_lfloor(y + 0.5);
             if (ni < 0 || ni >= nx || nj < 0 || nj >= ny) continue;
             if (!src->ok[(size_t)nj * (size_t)nx + (size_t)ni]) continue;
-            long i0 = lfloor(x) - 1, j0 = lfloor(y) - 1;
+            long i0 = mx_lfloor(x) - 1, j0 = mx_lfloor(y) - 1;
             double wx[4], wy[4];
             for (int k = 0; k < 4; k++) {
                 wx[k] = keys(x - (double)(i0 + k), o->alpha);
