@@ -984,6 +984,15 @@ function C.resolve_lua_set(s, S, sdef, known)
       end
     end
   end
+  if #order == 0 then
+    -- a Lua option of this pipeline that no namelist can carry: say so rather
+    -- than warn about an unknown key and run without it
+    for _, name in ipairs(S.names()) do
+      local m = S.get(name)
+      local p = m.by_name[s.key]
+      if p and not p.key and not p.input and module_in(m, sdef) then target(m, p) end
+    end
+  end
   if #order == 1 then return apply(found[order[1]].t) end
   if #order > 1 then
     local alts = {}

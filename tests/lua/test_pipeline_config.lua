@@ -84,6 +84,11 @@ T.test("--set with Lua option names", function()
     { workdir = wd, quiet = true, default_namelist = true })
   T.ok(not ok and e.usage and e.message:find("mopex.interpolate has no option 'nonsense'", 1, true),
     "unknown module option: " .. tostring(e and e.message))
+  -- a Lua option that no namelist key carries is refused, not warned about and dropped
+  ok, e = pcall(C.configure, "mosaic", { "-I", "list.txt", "--set", "memory_mb=64" },
+    { workdir = wd, quiet = true, default_namelist = true })
+  T.ok(not ok and e.usage and e.message:find("option 'memory_mb' of mopex.", 1, true)
+    and e.message:find("has no classic key", 1, true), "option without a classic key: " .. tostring(e and e.message))
 end)
 
 local OUTLIERS = [[
