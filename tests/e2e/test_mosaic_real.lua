@@ -46,21 +46,7 @@ local function mosaic(name, ch, extra)
   return cur, R.now() - t0
 end
 
-local function same_pixels(pa, pb)
-  local a <close> = mopex.read(pa)
-  local b <close> = mopex.read(pb)
-  local ax, ay = a:size()
-  local bx, by = b:size()
-  if ax ~= bx or ay ~= by then return "sizes differ" end
-  for y = 1, ay do
-    local ra, rb = a:row(y), b:row(y)
-    for x = 1, ax do
-      local u, v = ra[x], rb[x]
-      if u ~= v and not (u ~= u and v ~= v) then return string.format("pixel (%d, %d): %.9g vs %.9g", x, y, u, v) end
-    end
-  end
-  return true
-end
+local same_pixels = T.same_pixels
 
 -- The input frames of a channel, with their WCS, pixels and bad-pixel flags.
 local function load_frames(ch)

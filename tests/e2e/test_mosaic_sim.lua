@@ -34,24 +34,7 @@ local function mosaic(name, extra)
   return cur, R.now() - t0
 end
 
--- Bit-identical pixel arrays (NaN equals NaN); returns true or a message.
-local function same_pixels(pa, pb)
-  local a <close> = mopex.read(pa)
-  local b <close> = mopex.read(pb)
-  local ax, ay = a:size()
-  local bx, by = b:size()
-  if ax ~= bx or ay ~= by then return string.format("sizes %dx%d vs %dx%d", ax, ay, bx, by) end
-  for y = 1, ay do
-    local ra, rb = a:row(y), b:row(y)
-    for x = 1, ax do
-      local u, v = ra[x], rb[x]
-      if u ~= v and not (u ~= u and v ~= v) then
-        return string.format("pixel (%d, %d): %.9g vs %.9g", x, y, u, v)
-      end
-    end
-  end
-  return true
-end
+local same_pixels = T.same_pixels
 
 local base, t_base = mosaic("base", { "do_multiprocess=manual", "ncpu_multiprocess=1" })
 print(string.format("basic mosaic of %d frames at 0.6\": %.2f s (1 thread)", N, t_base))

@@ -162,6 +162,27 @@ function T.read_file(path)
   return s
 end
 
+--- Bit-identical pixel arrays of two FITS images (NaN equals NaN): true, or
+--- a message naming the first difference.
+function T.same_pixels(pa, pb)
+  local mopex = require "mopex"
+  local a <close> = mopex.read(pa)
+  local b <close> = mopex.read(pb)
+  local ax, ay = a:size()
+  local bx, by = b:size()
+  if ax ~= bx or ay ~= by then return string.format("sizes %dx%d vs %dx%d", ax, ay, bx, by) end
+  for y = 1, ay do
+    local ra, rb = a:row(y), b:row(y)
+    for x = 1, ax do
+      local u, v = ra[x], rb[x]
+      if u ~= v and not (u ~= u and v ~= v) then
+        return string.format("pixel (%d, %d): %.9g vs %.9g", x, y, u, v)
+      end
+    end
+  end
+  return true
+end
+
 --- Rows of a simple CSV file (no quoted commas), '#' lines skipped; the
 --- first row is the header: returns an array of {name = text}.
 function T.read_csv(path)
