@@ -2,6 +2,7 @@
  * (contract in mx_interp.h; mosaic.md 5.6.8, 5.6.17; overlap.md 4.3.7). */
 #include "mopex/mx_interp.h"
 #include "mopex/mopex.h"
+#include "scratch_priv.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -150,12 +151,42 @@ static inline void fnv_byte(fnv *f, unsigned char b) {
 static inline void fnv_u32(fnv *f, uint32_t v) {
     for (int s = 0; s < 32; s += 8) fnv_byte(f, (unsigned char)(v >> s));
 }
-static void fnv_floats(fnv *f, const float *v, size_t n) {
-    for (size_t k = 0; k < n; k++) {
-        uint32_t u;
-        memcpy(&u, &v[k], sizeof u);
-        fnv_u32(f, u);
+/* Bulk data go in whole 32-bit words (a float's bit pattern; four flag
+ * bytes little-endian) over four independent lanes folded at the end: a
+ * frame's fingerprint costs ~0.1 ms instead of ~1 ms. */
+static void fnv_words(fnv *f, const uint32_t *w, size_t n) {
+    const uint64_t P = 0x100000001b3ULL;
+    uint64_t h[4] = {f->h, f->h ^ 1, f->h ^ 2, f->h ^ 3};
+    size_t k = 0;
+    for (; k + 4 <= n; k += 4)
+        for (int l = 0; l < 4; l++) h[l] = (h[l] ^ w[k + (size_t)l]) * P;
+    for (; k < n; k++) h[0] = (h[0] ^ w[k]) * P;
+    f->h = h[0];
+    for (int l = 1; l < 4; l++) {
+        fnv_u32(f, (uint32_t)h[l]);
+        fnv_u32(f, (uint32_t)(h[l] >> 32));
     }
+}
+static void fnv_floats(fnv *f, const float *v, size_t n) {
+    uint32_t w[256];
+    for (size_t k0 = 0; k0 < n; k0 += 256) {
+        size_t m = n - k0 < 256 ? n - k0 : 256;
+        memcpy(w, v + k0, m * sizeof *w);
+        fnv_words(f, w, m);
+    }
+}
+static void fnv_flags(fnv *f, const uint8_t *b, size_t n) {
+    uint32_t w[256];
+    size_t nw = n / 4;
+    for (size_t k0 = 0; k0 < nw; k0 += 256) {
+        size_t m = nw - k0 < 256 ? nw - k0 : 256;
+        for (size_t k = 0; k < m; k++) {
+            const uint8_t *p = b + 4 * (k0 + k);
+            w[k] = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+        }
+        fnv_words(f, w, m);
+    }
+    for (size_t k = 4 * nw; k < n; k++) fnv_byte(f, b[k]);
 }
 
 /* Byte copy of a file through a temporary name (atomic). */
@@ -544,7 +575,7 @@ static int frame_work(long li, void *vctx, int thread) {
     fnv_floats(&hs, img->data, n);
     fnv_u32(&hs, sig != NULL);
     if (sig) fnv_floats(&hs, sig->data, n);
-    for (size_t k = 0; k < n; k++) fnv_byte(&hs, bad[k]);
+    fnv_flags(&hs, bad, n);
     if ((st = build_header(c, i, img, &box, nusable, hs.h, &hdr)) != MX_OK) goto exit;
 
     if (c->allow_copy) {
@@ -558,9 +589,9 @@ static int frame_work(long li, void *vctx, int thread) {
     }
 
     size_t no = (size_t)box.w * (size_t)box.h;
-    oi = malloc(no * sizeof *oi);
-    oc = malloc(no * sizeof *oc);
-    if (sig) os = malloc(no * sizeof *os);
+    oi = mx_scratch_alloc(no * sizeof *oi);
+    oc = mx_scratch_alloc(no * sizeof *oc);
+    if (sig) os = mx_scratch_alloc(no * sizeof *os);
     if (!oi || !oc || (sig && !os)) {
         st = mx_seterr(MX_ERR_NOMEM, "interpolated images of '%s' (%ld x %ld)", ipath, box.w, box.h);
         goto exit;
@@ -595,9 +626,9 @@ exit:
     mx_wcs_free(win);
     mx_header_free(hdr);
     mx_header_free(chdr);
-    free(oi);
-    free(oc);
-    free(os);
+    mx_scratch_free(oi);
+    mx_scratch_free(oc);
+    mx_scratch_free(os);
     return st;
 }
 

@@ -1,6 +1,7 @@
 /* parallel.c - mx_parallel_for over pthreads with dynamic hand-out. */
 #include "mopex/mx_parallel.h"
 #include "mopex/mx_error.h"
+#include "scratch_priv.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -53,6 +54,7 @@ static void *worker(void *p) {
     job *j = w->j;
     int was_in_worker = in_worker;
     in_worker = 1;
+    mx_scratch_enter();
     for (;;) {
         if (atomic_load(&j->stop)) break;
         if (mx_interrupt_requested()) {
@@ -81,6 +83,7 @@ static void *worker(void *p) {
             atomic_store(&j->stop, 1);
         }
     }
+    mx_scratch_leave();
     in_worker = was_in_worker;
     return NULL;
 }
@@ -91,13 +94,12 @@ int mx_parallel_for_n(long n, int max_threads, mx_parallel_fn fn, void *ctx) {
     if (max_threads > 0 && nt > max_threads) nt = max_threads;
     if (nt > n) nt = (int)n;
     if (nt <= 1) {
-        for (long i = 0; i < n; i++) {
-            int st = mx_check_interrupt();
-            if (st != MX_OK) return st;
-            st = fn(i, ctx, 0);
-            if (st != MX_OK) return st;
-        }
-        return MX_OK;
+        int st = MX_OK;
+        mx_scratch_enter();
+        for (long i = 0; i < n && st == MX_OK; i++)
+            if ((st = mx_check_interrupt()) == MX_OK) st = fn(i, ctx, 0);
+        mx_scratch_leave();
+        return st;
     }
     job j;
     memset(&j, 0, sizeof j);

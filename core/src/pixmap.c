@@ -3,6 +3,7 @@
  * (contracts in mx_pixmap.h; algorithms.md 4.1). */
 #include "mopex/mx_pixmap.h"
 #include "mopex/mx_error.h"
+#include "scratch_priv.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -369,10 +370,10 @@ int mx_pixmap_inverse_lattice(mx_pixmap *pm, double x0, double y0, long w, long 
     /* nodes: lattice columns amin + (I - 1) S, rows bmin + (J - 1) S */
     long ni = (amax - amin) / S + 4, nj = (bmax - bmin) / S + 4;
     size_t nn = (size_t)ni * (size_t)nj;
-    double *cu = malloc(nn * sizeof *cu), *cv = malloc(nn * sizeof *cv);
+    double *cu = mx_scratch_alloc(nn * sizeof *cu), *cv = mx_scratch_alloc(nn * sizeof *cv);
     double *ru = malloc((size_t)ni * sizeof *ru), *rv = malloc((size_t)ni * sizeof *rv);
     if (!cu || !cv || !ru || !rv) {
-        free(cu), free(cv), free(ru), free(rv);
+        mx_scratch_free(cu), mx_scratch_free(cv), free(ru), free(rv);
         return mx_seterr(MX_ERR_NOMEM, "lattice inverse: %zu nodes", nn);
     }
     const mx_sip *sip = &pm->tin.sip;
@@ -413,8 +414,9 @@ int mx_pixmap_inverse_lattice(mx_pixmap *pm, double x0, double y0, long w, long 
         double *px = xo + (size_t)b * (size_t)w, *py = yo + (size_t)b * (size_t)w;
         sip_chain ch;
         ch.n = ch.age = 0;
-        for (long a = lo[b]; a <= hi[b]; a++) {
-            long I = (a - amin) / S + 1, pi = (a - amin) % S;
+        /* node column I and phase pi of point a, stepped (no division per point) */
+        long I = (lo[b] - amin) / S + 1, pi = (lo[b] - amin) % S;
+        for (long a = lo[b]; a <= hi[b]; a++, (++pi == S ? (pi = 0, I++) : 0)) {
             const double *wa = wx[pi];
             double tu, tv;
             if (!inverse_target(pm, x0 + (double)a, y, &tu, &tv)) {
@@ -436,7 +438,7 @@ int mx_pixmap_inverse_lattice(mx_pixmap *pm, double x0, double y0, long w, long 
             py[a] = tv + dv + pm->rin[1];
         }
     }
-    free(cu), free(cv), free(ru), free(rv);
+    mx_scratch_free(cu), mx_scratch_free(cv), free(ru), free(rv);
     return MX_OK;
 }
 

@@ -5,6 +5,7 @@
 #include "mopex/mx_error.h"
 #include "mopex/mx_geom.h"
 #include "geom_priv.h"
+#include "scratch_priv.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -30,9 +31,9 @@ typedef struct {
 } source;
 
 static void source_free(source *src) {
-    free(src->v);
-    free(src->s);
-    free(src->ok);
+    mx_scratch_free(src->v);
+    mx_scratch_free(src->s);
+    mx_scratch_free(src->ok);
     memset(src, 0, sizeof *src);
 }
 
@@ -40,9 +41,9 @@ static int source_alloc(source *src, long nx, long ny, int with_sigma) {
     size_t n = (size_t)nx * (size_t)ny;
     src->nx = nx;
     src->ny = ny;
-    src->v = malloc(n * sizeof *src->v);
-    src->s = with_sigma ? malloc(n * sizeof *src->s) : NULL;
-    src->ok = malloc(n);
+    src->v = mx_scratch_alloc(n * sizeof *src->v);
+    src->s = with_sigma ? mx_scratch_alloc(n * sizeof *src->s) : NULL;
+    src->ok = mx_scratch_alloc(n);
     if (!src->v || !src->ok || (with_sigma && !src->s)) {
         source_free(src);
         return mx_seterr(MX_ERR_NOMEM, "resample: work copy of a %ld x %ld frame", nx, ny);
@@ -339,18 +340,18 @@ typedef struct {
 } backmap;
 
 static void backmap_free(backmap *bm) {
-    free(bm->rows);
-    free(bm->lx);
-    free(bm->ly);
+    mx_scratch_free(bm->rows);
+    mx_scratch_free(bm->lx);
+    mx_scratch_free(bm->ly);
 }
 
 static int backmap_make(const mx_map *map, long nx, long ny, const mx_box *box, int corners,
                         const span *given_rows, backmap *bm) {
     memset(bm, 0, sizeof *bm);
     size_t npt = (size_t)(box->w + corners) * (size_t)(box->h + corners);
-    bm->rows = malloc((size_t)box->h * sizeof *bm->rows);
-    bm->lx = malloc(npt * sizeof *bm->lx);
-    bm->ly = malloc(npt * sizeof *bm->ly);
+    bm->rows = mx_scratch_alloc((size_t)box->h * sizeof *bm->rows);
+    bm->lx = mx_scratch_alloc(npt * sizeof *bm->lx);
+    bm->ly = mx_scratch_alloc(npt * sizeof *bm->ly);
     if (!bm->rows || !bm->lx || !bm->ly)
         return mx_seterr(MX_ERR_NOMEM, "resample: lattice of %zu points", npt);
     int status;
