@@ -141,6 +141,9 @@ static char *tile_path(const char *dir, const char *fname, const char *suffix) {
     return p;
 }
 
+/* Mosaic rows per read-copy-write step of mx_combine_tiles. */
+#define COMBINE_ROWS 64
+
 int mx_combine_tiles(const char *tiles_table, const char *suffix, const char *fif_path,
                      const char *out_path) {
     int st = MX_OK;
@@ -152,6 +155,7 @@ int mx_combine_tiles(const char *tiles_table, const char *suffix, const char *fi
     mx_fits_writer *wr = NULL;
     char *dir = NULL, *path = NULL;
     float *band = NULL, *tile = NULL;
+    mx_fits_reader **rd = NULL;
     if (!suffix) suffix = "";
     if ((st = mx_fif_read(fif_path, &fif)) != MX_OK) goto exit;
     long naxis1 = fif.naxis[0], naxis2 = fif.naxis[1];
@@ -186,43 +190,57 @@ int mx_combine_tiles(const char *tiles_table, const char *suffix, const char *fi
     free(path);
     path = NULL;
 
-    long maxh = 0, maxa = 0;
+    /* Rows stream through a band of COMBINE_ROWS mosaic rows: memory does not
+     * grow with the mosaic's width or its tiles' height. */
+    long maxn = 0;
     for (long k = 0; k < n; k++) {
-        if (t[k].ny > maxh) maxh = t[k].ny;
-        if (t[k].nx * t[k].ny > maxa) maxa = t[k].nx * t[k].ny;
+        long m = 1;
+        while (k + m < n && t[k + m].y0 == t[k].y0) m++;
+        if (m > maxn) maxn = m;
     }
-    band = malloc((size_t)naxis1 * (size_t)maxh * sizeof *band);
-    tile = malloc((size_t)maxa * sizeof *tile);
-    if (!band || !tile) {
-        st = mx_seterr(MX_ERR_NOMEM, "combine: band of %ld x %ld pixels", naxis1, maxh);
+    band = malloc((size_t)naxis1 * COMBINE_ROWS * sizeof *band);
+    tile = malloc((size_t)naxis1 * COMBINE_ROWS * sizeof *tile);
+    rd = calloc((size_t)maxn, sizeof *rd);
+    if (!band || !tile || !rd) {
+        st = mx_seterr(MX_ERR_NOMEM, "combine: band of %ld x %d pixels", naxis1, COMBINE_ROWS);
         goto exit;
     }
     if ((st = mx_fits_writer_open(out_path, naxis1, naxis2, -32, hdr, &wr)) != MX_OK) goto exit;
     for (long k = 0; k < n && st == MX_OK;) {
-        long y0 = t[k].y0, h = t[k].ny;
-        if ((st = mx_check_interrupt()) != MX_OK) break;
-        for (; k < n && t[k].y0 == y0; k++) {
-            if (!(path = tile_path(dir, t[k].fname, suffix))) {
+        /* tiles k .. k+m-1 share rows y0 .. y0+h-1 (check_partition made sure) */
+        long y0 = t[k].y0, h = t[k].ny, m = 0;
+        for (; k + m < n && t[k + m].y0 == y0 && st == MX_OK; m++) {
+            const ctile *tk = &t[k + m];
+            long rx = 0, ry = 0;
+            if (!(path = tile_path(dir, tk->fname, suffix))) {
                 st = mx_seterr(MX_ERR_NOMEM, "path");
                 break;
             }
-            mx_fits_reader *r = NULL;
-            long rx = 0, ry = 0;
-            st = mx_fits_reader_open(path, &r);
-            if (st == MX_OK) st = mx_fits_reader_size(r, &rx, &ry);
-            if (st == MX_OK && (rx != t[k].nx || ry != t[k].ny))
+            st = mx_fits_reader_open(path, &rd[m]);
+            if (st == MX_OK) st = mx_fits_reader_size(rd[m], &rx, &ry);
+            if (st == MX_OK && (rx != tk->nx || ry != tk->ny))
                 st = mx_seterr(MX_ERR_MISMATCH, "tile '%s' is %ld x %ld, its table '%s' says %ld x %ld", path,
-                               rx, ry, tiles_table, t[k].nx, t[k].ny);
-            if (st == MX_OK) st = mx_fits_reader_region(r, 0, 0, rx, ry, tile);
-            mx_fits_reader_close(r);
+                               rx, ry, tiles_table, tk->nx, tk->ny);
             free(path);
             path = NULL;
-            if (st != MX_OK) break;
-            for (long j = 0; j < h; j++)
-                memcpy(band + (size_t)j * (size_t)naxis1 + (size_t)t[k].x0, tile + (size_t)j * (size_t)t[k].nx,
-                       (size_t)t[k].nx * sizeof *band);
         }
-        if (st == MX_OK) st = mx_fits_writer_put_rows(wr, y0, h, band);
+        for (long r0 = 0; r0 < h && st == MX_OK; r0 += COMBINE_ROWS) {
+            long rh = h - r0 < COMBINE_ROWS ? h - r0 : COMBINE_ROWS;
+            if ((st = mx_check_interrupt()) != MX_OK) break;
+            for (long q = 0; q < m && st == MX_OK; q++) {
+                const ctile *tk = &t[k + q];
+                if ((st = mx_fits_reader_region(rd[q], 0, r0, tk->nx, rh, tile)) != MX_OK) break;
+                for (long j = 0; j < rh; j++)
+                    memcpy(band + (size_t)j * (size_t)naxis1 + (size_t)tk->x0, tile + (size_t)j * (size_t)tk->nx,
+                           (size_t)tk->nx * sizeof *band);
+            }
+            if (st == MX_OK) st = mx_fits_writer_put_rows(wr, y0 + r0, rh, band);
+        }
+        for (long q = 0; q < m; q++) {
+            mx_fits_reader_close(rd[q]);
+            rd[q] = NULL;
+        }
+        k += m;
     }
     if (st == MX_OK) {
         st = mx_fits_writer_commit(wr);
@@ -233,12 +251,30 @@ int mx_combine_tiles(const char *tiles_table, const char *suffix, const char *fi
 exit:
     free(band);
     free(tile);
+    free(rd);
     free(path);
     free(dir);
     mx_header_free(hdr);
     mx_header_free(th);
     mx_wcs_free(w);
     free_tiles(t, n);
+    return st;
+}
+
+typedef struct {
+    const char *fif_path, *outdir;
+    const char *table[MX_PRODUCT_COUNT];
+    int n;
+    int product[MX_PRODUCT_COUNT];
+} combine_job;
+
+static int combine_one(long k, void *vjob, int thread) {
+    const combine_job *j = vjob;
+    int p = j->product[k];
+    char *out = mx_path_join(j->outdir, mx_product_mosaic(p));
+    if (!out) return mx_seterr(MX_ERR_NOMEM, "path");
+    int st = mx_combine_tiles(j->table[k], mx_product_suffix(p), j->fif_path, out);
+    free(out);
     return st;
 }
 
@@ -294,7 +330,7 @@ int mx_combine_run(const char *coadd_dir, const char *fif_path, const char *outd
                    const mx_combine_opts *o, unsigned *products) {
     int st = MX_OK;
     unsigned bits = 0, done = 0;
-    char *table = NULL, *tables[MX_PRODUCT_COUNT] = {0}, *out = NULL;
+    char *table = NULL, *tables[MX_PRODUCT_COUNT] = {0};
     if (products) *products = 0;
     if (!coadd_dir || !outdir) return mx_seterr(MX_ERR_PARAM, "combine: no directory");
     if (!(table = mx_path_join(coadd_dir, "coadd_tiles.tbl"))) return mx_seterr(MX_ERR_NOMEM, "path");
@@ -323,24 +359,21 @@ int mx_combine_run(const char *coadd_dir, const char *fif_path, const char *outd
             goto exit;
         }
     }
-    for (int p = 0; p < MX_PRODUCT_COUNT; p++) {
-        if (!tables[p] || !mx_product_mosaic(p)) continue;
-        if (!(out = mx_path_join(outdir, mx_product_mosaic(p)))) {
-            st = mx_seterr(MX_ERR_NOMEM, "path");
-            goto exit;
+    combine_job job = {fif_path, outdir, {0}, 0, {0}};
+    for (int p = 0; p < MX_PRODUCT_COUNT; p++)
+        if (tables[p] && mx_product_mosaic(p)) {
+            job.table[job.n] = tables[p];
+            job.product[job.n++] = p;
         }
-        if ((st = mx_combine_tiles(tables[p], mx_product_suffix(p), fif_path, out)) != MX_OK) goto exit;
-        free(out);
-        out = NULL;
-        done |= 1u << p;
-    }
+    /* the products are independent files: one thread each */
+    if ((st = mx_parallel_for(job.n, combine_one, &job)) != MX_OK) goto exit;
+    for (int k = 0; k < job.n; k++) done |= 1u << job.product[k];
     if (o->delete_tiles)
         for (int p = 0; p < MX_PRODUCT_COUNT; p++)
             if (tables[p]) delete_tiles(tables[p], mx_product_suffix(p));
     if (products) *products = done;
 exit:
     free(table);
-    free(out);
     for (int p = 0; p < MX_PRODUCT_COUNT; p++) free(tables[p]);
     return st;
 }
