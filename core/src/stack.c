@@ -299,12 +299,29 @@ long mx_stack_band_rows(const mx_stack *s, const mx_tile *t, unsigned layers,
                         size_t extra_per_pixel, size_t budget) {
     if (budget == 0) return t->ny;
     int nl = popcount_layers(effective_layers(s, layers));
-    /* bytes per band row, bounded by every contributor's overlap width */
-    size_t per_row = 0;
+    /* Stack pixels in each row of the tile (a difference array over the
+     * frames' boxes); a band of h rows loads at most h times the fullest
+     * row. Summing every frame's width instead would count frames that
+     * never share a band, and the band height - so the memory used - would
+     * then shrink as the map grows. */
+    long *d = calloc((size_t)t->ny + 1, sizeof *d);
+    size_t widest = 0;
     box b;
-    for (int i = 0; i < s->n; i++)
-        if (intersect(&s->frames[i], t->x0, t->y0, t->nx, t->ny, &b)) per_row += (size_t)b.nx;
-    per_row = per_row * (size_t)nl * sizeof(float) + extra_per_pixel * (size_t)t->nx;
+    if (d) {
+        for (int i = 0; i < s->n; i++)
+            if (intersect(&s->frames[i], t->x0, t->y0, t->nx, t->ny, &b)) {
+                d[b.y0 - t->y0] += b.nx;
+                d[b.y0 - t->y0 + b.ny] -= b.nx;
+            }
+        long run = 0;
+        for (long r = 0; r < t->ny; r++)
+            if ((run += d[r]) > 0 && (size_t)run > widest) widest = (size_t)run;
+        free(d);
+    } else { /* no room for the rows: the bound that needs none */
+        for (int i = 0; i < s->n; i++)
+            if (intersect(&s->frames[i], t->x0, t->y0, t->nx, t->ny, &b)) widest += (size_t)b.nx;
+    }
+    size_t per_row = widest * (size_t)nl * sizeof(float) + extra_per_pixel * (size_t)t->nx;
     if (per_row == 0) return t->ny;
     size_t rows = budget / per_row;
     if (rows < 1) rows = 1;

@@ -34,10 +34,10 @@ local shared = {
   dual_outlier_dir = S.param { "dual_outlier_dir", type = "path", key = "DUAL_OUTLIER_DIR", scope = "global",
     default = "DualOutlier-mosaic",
     doc = "where the dual outlier mosaic's tiles, tile_bcd.txt and tiles.tbl go (under output_dir)" },
-  memory_mb = S.param { "memory_mb", type = "number", min = 0, default = 128, unit = "MB",
+  memory_mb = S.param { "memory_mb", type = "number", min = 0, default = 32, unit = "MB",
     doc = "stack pixels and sums held at once over all threads; tiles beyond it are done in bands of rows "
       .. "(0: whole tiles). Bands cost no extra reads, so a small budget keeps the peak memory flat in the "
-      .. "number of frames (bench/mosaic_bench.lua: 109 MB at 200 frames, 121 MB at 1000)" },
+      .. "number of frames (bench/mosaic_bench.lua, whole run: 49 MB at 200 frames, 51 MB at 1000)" },
 }
 
 --- The grid: mosaic_fif, else <output_dir>/mosaic_fif.tbl; must exist.
