@@ -12,8 +12,8 @@
 #define SCRATCH_SLOTS 16
 #define SCRATCH_CAP ((size_t)256 << 20)
 
-/* The block's capacity sits in front of the caller's pointer (a 64-byte
- * header keeps the data aligned for vector loads). */
+/* The block's capacity sits in front of the caller's pointer; blocks are
+ * 64-byte aligned and so is the caller's pointer (a cache line). */
 #define HEADER 64
 
 typedef struct {
@@ -64,8 +64,9 @@ void *mx_scratch_alloc(size_t bytes) {
             }
         }
     }
-    char *h = malloc(cap + HEADER);
-    if (!h) return NULL;
+    void *m = NULL;
+    if (posix_memalign(&m, HEADER, cap + HEADER) != 0) return NULL;
+    char *h = m;
     *(size_t *)h = cap;
     return h + HEADER;
 }

@@ -126,6 +126,11 @@ static void test_open_select_load(void) {
     MXT_EQ_INT(mx_stack_band_rows(s, &t, L2, 0, 50), 1);
     MXT_EQ_INT(mx_stack_band_rows(s, &t, L2, 0, 1000000), 10);
     MXT_EQ_INT(mx_stack_band_rows(s, &t, L2, 8, (104 + 80) * 4), 4); /* + 8 B per band pixel */
+    /* the whole grid: the fullest rows (3-10) hold A 10 + B 20 px; C (rows
+     * 25-29) never shares a row with B, so it does not count: 30 px x 8 B */
+    mx_tile whole = {2, 0, 0, 40, 30};
+    MXT_EQ_INT(mx_stack_band_rows(s, &whole, L2, 0, 240 * 5), 5);
+    MXT_EQ_INT(mx_stack_band_rows(s, &whole, L2, 0, 240 * 5 - 1), 4);
 
     mx_tile *tiles = NULL;
     int nt = 0;
