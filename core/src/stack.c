@@ -260,8 +260,20 @@ int mx_stack_tiling(const mx_stack *s, long tilemax_x, long tilemax_y, mx_tile *
 
 void mx_stack_load_init(mx_stack_load *ld) { memset(ld, 0, sizeof *ld); }
 
+struct mx_stack_open {
+    int frame, layer;
+    mx_fits_reader *r;
+};
+
+static void close_open(mx_stack_load *ld) {
+    for (int k = 0; k < ld->nopen; k++) mx_fits_reader_close(ld->open[k].r);
+    ld->nopen = 0;
+}
+
 void mx_stack_load_release(mx_stack_load *ld) {
     if (!ld) return;
+    close_open(ld);
+    free(ld->open);
     free(ld->buf);
     free(ld->slices);
     free(ld->idx);
@@ -387,27 +399,59 @@ int mx_stack_load_rect(const mx_stack *s, long x0, long y0, long nx, long ny, un
         }
     }
     ld->n = n;
-    for (int k = 0; k < n; k++) {
+    /* Files of this load, (frame, layer) ascending like the last load's
+     * list, so a reader still open is found by walking both together. The
+     * new list is built behind the old one in the same array, then moved. */
+    int nold = ld->nopen, need = n * nl, ncur = 0, w = 0, st = MX_OK;
+    if (nold + need > ld->open_cap) {
+        struct mx_stack_open *o = realloc(ld->open, (size_t)(nold + need) * sizeof *o);
+        if (!o) {
+            close_open(ld);
+            ld->n = 0;
+            return mx_seterr(MX_ERR_NOMEM, "stack: %d open files", nold + need);
+        }
+        ld->open = o;
+        ld->open_cap = nold + need;
+    }
+    struct mx_stack_open *old = ld->open, *cur = ld->open + nold;
+    for (int k = 0; k < n && st == MX_OK; k++) {
         mx_stack_slice *sl = &ld->slices[k];
         size_t area = (size_t)sl->nx * (size_t)sl->ny;
-        for (int l = 0; l < MX_LAYER_COUNT; l++) {
+        for (int l = 0; l < MX_LAYER_COUNT && st == MX_OK; l++) {
             if (!sl->layer[l]) continue;
             const char *path = s->paths[l] ? s->paths[l][sl->frame] : NULL;
             if (!path) {
                 fill(sl->layer[l], area, l == MX_LAYER_COVERAGE ? 1.0f : NAN);
                 continue;
             }
-            const box *b = &s->boxes[l][sl->frame];
-            mx_fits_reader *r = NULL;
-            int st = mx_fits_reader_open(path, &r);
-            if (st == MX_OK)
-                st = mx_fits_reader_region(r, sl->x0 - b->x0, sl->y0 - b->y0, sl->nx, sl->ny, sl->layer[l]);
-            mx_fits_reader_close(r);
-            if (st != MX_OK) {
-                ld->n = 0;
-                return mx_preferr(st, "%s of stack frame %d", s->names[l], sl->frame + 1);
+            while (w < nold && (old[w].frame < sl->frame || (old[w].frame == sl->frame && old[w].layer < l))) {
+                mx_fits_reader_close(old[w].r); /* not needed any more */
+                old[w++].r = NULL;
             }
+            mx_fits_reader *r = NULL;
+            if (w < nold && old[w].frame == sl->frame && old[w].layer == l) {
+                r = old[w].r;
+                old[w++].r = NULL;
+            } else {
+                st = mx_fits_reader_open(path, &r);
+            }
+            if (st == MX_OK) {
+                cur[ncur].frame = sl->frame;
+                cur[ncur].layer = l;
+                cur[ncur++].r = r;
+                const box *b = &s->boxes[l][sl->frame];
+                st = mx_fits_reader_region(r, sl->x0 - b->x0, sl->y0 - b->y0, sl->nx, sl->ny, sl->layer[l]);
+            }
+            if (st != MX_OK) mx_preferr(st, "%s of stack frame %d", s->names[l], sl->frame + 1);
         }
+    }
+    for (; w < nold; w++) mx_fits_reader_close(old[w].r);
+    memmove(ld->open, cur, (size_t)ncur * sizeof *cur);
+    ld->nopen = ncur;
+    if (st != MX_OK) {
+        close_open(ld); /* a failed file is not kept */
+        ld->n = 0;
+        return st;
     }
     return MX_OK;
 }

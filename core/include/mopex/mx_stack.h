@@ -144,6 +144,11 @@ typedef struct mx_stack_load {
     size_t cap;
     int slice_cap;
     int *idx;
+    /* private: the files of the last load, kept open for the next one (the
+     * bands of a tile share most frames; reopening cost a header parse per
+     * frame, layer and band) */
+    struct mx_stack_open *open;
+    int nopen, open_cap;
 } mx_stack_load;
 
 void mx_stack_load_init(mx_stack_load *ld);
