@@ -146,7 +146,9 @@ local function shell_quote(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
 function T.tmpdir(name)
   local base = os.getenv("MOPEX_TEST_TMP")
   if not base or base == "" then base = (os.getenv("TMPDIR") or "/tmp") .. "/mopexlua-tests" end
-  local dir = base .. "/" .. name
+  -- "lua-": the C unit tests have scratch directories of the same names
+  -- (test_coadd, test_image, test_table) and ctest -j runs both at once
+  local dir = base .. "/lua-" .. name
   assert(not name:find("%.%."), "tmpdir: name must not climb out of the scratch space")
   os.execute("rm -rf " .. shell_quote(dir) .. " && mkdir -p " .. shell_quote(dir))
   assert(is_dir(dir), "tmpdir: cannot create " .. dir)
