@@ -17,9 +17,10 @@
  * uncertainty images are "interpolated in an identical fashion" (000
  * l.8385-8388): the same weighted mean as the data, sum w s / sum w.
  * Propagation in quadrature would be sig_term = w*w*s*s and
- * sig_finish = sqrt(acc) / sum_w. */
+ * sig_finish = sqrt(acc) * inv_sum_w (the callers pass 1 / sum w: one
+ * division per pixel for the value and its sigma). */
 static inline double sig_term(double w, double s) { return w * s; }
-static inline double sig_finish(double acc, double sum_w) { return acc / sum_w; }
+static inline double sig_finish(double acc, double inv_sum_w) { return acc * inv_sum_w; }
 
 /* ---- prepared input -------------------------------------------------------
  * Values and sigmas as doubles plus one usable flag per pixel: every method
@@ -107,7 +108,7 @@ static int source_fineres(const source *in, int F, source *fine) {
             ok = ok && den > 0;
             fine->ok[kf] = (uint8_t)ok;
             fine->v[kf] = ok ? num / den : 0.0;
-            if (fine->s) fine->s[kf] = ok ? sig_finish(snum, den) : 0.0;
+            if (fine->s) fine->s[kf] = ok ? sig_finish(snum, 1.0 / den) : 0.0;
         }
     }
     return MX_OK;
@@ -409,7 +410,7 @@ static int resample_area(const mx_resample_opts *o, const source *src, int F, co
                 put(out, row + (size_t)p, NAN, 0.0, NAN);
                 continue;
             }
-            double img = num / den, sig = src->s ? sig_finish(sacc, den) : NAN;
+            double rden = 1.0 / den, img = num * rden, sig = src->s ? sig_finish(sacc, rden) : NAN;
             if (o->counts) {
                 double f = aq / (fs * fs); /* output pixel area in input pixels */
                 img *= f;
@@ -530,7 +531,7 @@ static int resample_forward(const mx_resample_opts *o, const source *src, const 
             put(out, t, NAN, 0.0, NAN);
             continue;
         }
-        double img = acc[t].num / den, sig = src->s ? sig_finish(acc[t].sacc, den) : NAN;
+        double img = acc[t].num / den, sig = src->s ? sig_finish(acc[t].sacc, 1.0 / den) : NAN;
         /* coverage: drizzle sum of drop areas; grid points x cell area */
         double cov = o->method == MX_INTERP_DRIZZLE ? den : acc[t].aux;
         if (o->counts) {
@@ -605,7 +606,7 @@ static int resample_cubic(const mx_resample_opts *o, const source *src, const mx
             /* The nearest tap alone weighs >= 0.316; a sum this small means
              * negative lobes cancelled it and the ratio is meaningless. */
             if (!(fabs(den) > 1e-6)) continue;
-            double img = num / den, sig = src->s ? sig_finish(sacc, den) : NAN;
+            double img = num / den, sig = src->s ? sig_finish(sacc, 1.0 / den) : NAN;
             if (o->counts) {
                 mx_vec2 Q[4];
                 if (!quad_of(bq.lx, bq.ly, w, p, q, Q)) continue;
