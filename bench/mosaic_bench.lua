@@ -71,8 +71,10 @@ usage: mopexlua bench/mosaic_bench.lua [options]
   --wait-load X         before each measurement wait until the 1-min load < X
   --markdown FILE       append the result tables to FILE as Markdown
   --seed S              simulation seed (default 11)
-  --repeat K            run every timed child K times and keep the fastest (a
-                        shared machine only ever adds time)
+  --repeat K            K rounds in which the tools take turns; each keeps its
+                        fastest run (a shared machine only ever adds time, and
+                        its speed drifts over minutes: turns keep the tools
+                        comparable)
 ]])
 end
 
@@ -848,45 +850,56 @@ local function main(argv)
       local sim = simulate(dir, sim_options(n, o, false))
       local peer = make_peer_frames(dir, sim, want)
       wait_for_load(o.wait_load)
-      io.stderr:write(string.format("bench: N = %d: mopexlua\n", n))
-      local results, order = {}, {}
-      local mx = best_of(o.rep, function()
-        wait_for_load(o.wait_load)
-        return run_mopex(ctx, sim, mopex.path_join(dir, "mopexlua"), {})
-      end)
-      results.mopexlua, order[1] = mx, "mopexlua"
-      rss[n] = mx.rss_mb
-      local grid = read_grid(mx.fif)
+      -- The tools take turns, K rounds, each keeping its fastest run: on a
+      -- shared machine whose speed drifts over minutes, back-to-back repeats
+      -- of one tool would compare it with the others at different speeds.
+      local results, order, jobs = {}, {}, {}
+      local function keep(name, r)
+        local b = results[name]
+        r.runs = (b and b.runs or 0) + 1
+        if not b or r.wall < b.wall then results[name] = r else b.runs = r.runs end
+      end
+      local function add(name, fn)
+        jobs[#jobs + 1] = { name = name, fn = fn }
+        order[#order + 1] = name
+      end
+      add("mopexlua", function() return run_mopex(ctx, sim, mopex.path_join(dir, "mopexlua"), {}) end)
+      io.stderr:write(string.format("bench: N = %d: mopexlua (its grid is everyone's)\n", n))
+      keep("mopexlua", jobs[1].fn())
+      local grid = read_grid(results.mopexlua.fif)
       if want.swarp then
         for _, kernel in ipairs(o.swarp_resampling) do
           for _, perr in ipairs(o.swarp_projection_err) do
-            wait_for_load(o.wait_load)
             local name = "SWarp " .. kernel
             if #o.swarp_projection_err > 1 then name = name .. " PROJECTION_ERR " .. perr end
-            io.stderr:write(string.format("bench: N = %d: %s\n", n, name))
-            results[name] = best_of(o.rep, function()
-              wait_for_load(o.wait_load)
+            add(name, function()
               return run_swarp(ctx, peer, grid, kernel, perr, mopex.path_join(dir, "swarp_" .. kernel .. "_" .. perr))
             end)
-            order[#order + 1] = name
           end
         end
       end
       if want.montage then
+        local seen = {}
         for _, pj in ipairs(o.montage_projector) do
           if pj == "auto" then pj = n <= 300 and "exec" or "pp" end
           local name = pj == "exec" and "Montage (mProjExec)" or "Montage (mProjectPP loop)"
-          if not results[name] then
-            wait_for_load(o.wait_load)
-            io.stderr:write(string.format("bench: N = %d: %s\n", n, name))
-            results[name] = best_of(o.rep, function()
-              wait_for_load(o.wait_load)
-              return run_montage(ctx, peer, grid, pj, mopex.path_join(dir, "montage_" .. pj))
-            end)
-            order[#order + 1] = name
+          if not seen[name] then
+            seen[name] = true
+            add(name, function() return run_montage(ctx, peer, grid, pj, mopex.path_join(dir, "montage_" .. pj)) end)
           end
         end
       end
+      for round = 1, o.rep do
+        for k, job in ipairs(jobs) do
+          if not (round == 1 and k == 1) then
+            wait_for_load(o.wait_load)
+            io.stderr:write(string.format("bench: N = %d: %s (round %d of %d)\n", n, job.name, round, o.rep))
+            keep(job.name, job.fn())
+          end
+        end
+      end
+      local mx = results.mopexlua
+      rss[n] = mx.rss_mb
       -- flux
       local truth = read_truth(sim.sources)
       local picked = select_sources(truth, mx.mosaic, mx.coverage)

@@ -69,10 +69,11 @@
  * inputs (coverage tiles carry none; time tiles "s").
  *
  * ---- COMBINE (mx_combine_run, mx_combine_tiles) -------------------------------
- * Pastes the tiles of one product into a full grid image, streaming: tiles
- * of one row band (same yoff) are read and the band is written with
- * mx_fits_writer, so the peak memory is one band (NAXIS1 x tile height
- * floats) plus one tile, never the mosaic. The tiles must partition the
+ * Pastes the tiles of one product into a full grid image, streaming: the
+ * tiles of one row band (same yoff) are read 64 rows at a time and those
+ * rows written with mx_fits_writer, so the peak memory is 2 x NAXIS1 x 64
+ * floats per product, never a band of tiles or the mosaic; mx_combine_run
+ * makes the products in parallel (one thread each). The tiles must partition the
  * grid exactly (checked). Header: the mosaic_fif WCS, then the first
  * tile's other cards (BUNIT, ...). mx_combine_run combines every product
  * of the manifest into outdir: mosaic.fits, mosaic_cov.fits,

@@ -42,7 +42,9 @@
  * mx_stack_run_tiles() gives each thread one reusable load, so the peak is
  * about  threads x min(budget / threads, 4 L |R| D)  plus what the
  * per-tile function allocates for its outputs (typically a few floats per
- * tile pixel). The whole stack is never in memory.
+ * tile pixel). The whole stack is never in memory. A load keeps its files
+ * open for the next rectangle (one descriptor each: plain float images are
+ * read with pread), so the bands of a tile do not reopen their frames.
  *
  * DETERMINISM. Slices come in stack order. A per-pixel reduction that
  * visits the slices in that order gives the same bits for any tiling, band
@@ -166,7 +168,8 @@ size_t mx_stack_rect_bytes(const mx_stack *s, long x0, long y0, long nx, long ny
 /* Rows per band of tile t so that a load of `layers` over a band of that
  * many rows, plus `extra_per_pixel` bytes per band pixel for the caller's
  * own work arrays, takes at most `budget` bytes (at least 1; t->ny when
- * budget is 0 or the whole tile fits). */
+ * budget is 0 or the whole tile fits). The bound is the tile's fullest row
+ * (the most stack pixels any one row holds) times the band height. */
 long mx_stack_band_rows(const mx_stack *s, const mx_tile *t, unsigned layers,
                         size_t extra_per_pixel, size_t budget);
 
