@@ -37,7 +37,7 @@ local shared = {
   memory_mb = S.param { "memory_mb", type = "number", min = 0, default = 32, unit = "MB",
     doc = "stack pixels and sums held at once over all threads; tiles beyond it are done in bands of rows "
       .. "(0: whole tiles). Bands cost no extra reads, so a small budget keeps the peak memory flat in the "
-      .. "number of frames (bench/mosaic_bench.lua, whole run: 49 MB at 200 frames, 51 MB at 1000)" },
+      .. "number of frames (bench/mosaic_bench.lua, whole run: 48 MB at 200 frames, 49 MB at 1000)" },
 }
 
 --- The grid: mosaic_fif, else <output_dir>/mosaic_fif.tbl; must exist.
