@@ -413,7 +413,7 @@ int mx_stack_load_rect(const mx_stack *s, long x0, long y0, long nx, long ny, un
         ld->open = o;
         ld->open_cap = nold + need;
     }
-    struct mx_stack_open *old = ld->open, *cur = ld->open + nold;
+    struct mx_stack_open *old = ld->open, *cur = ld->open ? ld->open + nold : NULL;
     for (int k = 0; k < n && st == MX_OK; k++) {
         mx_stack_slice *sl = &ld->slices[k];
         size_t area = (size_t)sl->nx * (size_t)sl->ny;
@@ -446,7 +446,7 @@ int mx_stack_load_rect(const mx_stack *s, long x0, long y0, long nx, long ny, un
         }
     }
     for (; w < nold; w++) mx_fits_reader_close(old[w].r);
-    memmove(ld->open, cur, (size_t)ncur * sizeof *cur);
+    if (ncur > 0) memmove(ld->open, cur, (size_t)ncur * sizeof *cur);
     ld->nopen = ncur;
     if (st != MX_OK) {
         close_open(ld); /* a failed file is not kept */
