@@ -392,67 +392,50 @@ static int check_mask_type(const char *path, int bitpix, double bscale, double b
 
 /* The rectangle [x0, x0+w) x [y0, y0+h), entirely inside the image, into
  * `buf` (w*h values, row-major) as float (as_int = 0) or int32. */
-/* Raw mode: rows straight from the file by pread, in chunks of whole rows
- * (one read for a full-width block), byte-swapped in place. A kept-open
- * reader then costs a file descriptor, not cfitsio's 115 kB of record
- * buffers, and a read no record-by-record copying. */
-static int raw_read_block(fits_in *in, long x0, long y0, long w, long h, float *buf) {
-    size_t row = (size_t)in->nx * 4;
-    int full = x0 == 0 && w == in->nx;
-    long chunk = full ? h : (long)(((size_t)1 << 20) / row);
-    if (chunk < 1) chunk = 1;
-    if (chunk > h) chunk = h;
-    char *tmp = full ? (char *)buf : mx_scratch_alloc((size_t)chunk * row);
-    if (!tmp) return mx_seterr(MX_ERR_NOMEM, "rows of '%s'", in->path);
-    int st = MX_OK;
-    for (long r0 = 0; r0 < h && st == MX_OK; r0 += chunk) {
-        long m = h - r0 < chunk ? h - r0 : chunk;
-        size_t n = (size_t)m * row, got = 0;
-        long long at = in->data + (long long)(y0 + r0) * (long long)row;
-        char *dst = full ? (char *)buf + (size_t)r0 * row : tmp;
-        while (got < n) {
-            ssize_t k = pread(in->raw_fd, dst + got, n - got, (off_t)(at + (long long)got));
-            if (k < 0 && errno == EINTR) continue;
-            if (k <= 0) {
-                st = mx_seterr(k < 0 ? MX_ERR_IO : MX_ERR_FORMAT, "cannot read the pixels of '%s': %s", in->path,
-                               k < 0 ? strerror(errno) : "the file is truncated");
-                break;
-            }
-            got += (size_t)k;
-        }
-        if (st != MX_OK) break;
-        if (!full)
-            for (long j = 0; j < m; j++)
-                memcpy(buf + (size_t)(r0 + j) * (size_t)w, tmp + (size_t)j * row + (size_t)x0 * 4, (size_t)w * 4);
-    }
-    if (!full) mx_scratch_free(tmp);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    if (st == MX_OK) {
-        uint32_t *u = (uint32_t *)buf;
-        for (size_t k = 0, n = (size_t)w * (size_t)h; k < n; k++) u[k] = __builtin_bswap32(u[k]);
-    }
-#endif
-    return st;
+/* The null value cfitsio is to check: none for plain -32 (bit-exact);
+ * tile-compressed floats need it, as their NaNs travel as a ZBLANK code. */
+static void *null_value(const fits_in *in, int as_int, float *nanval) {
+    return (as_int || (in->bitpix == -32 && !in->compressed)) ? NULL : nanval;
 }
 
-static int read_block(fits_in *in, long x0, long y0, long w, long h, int as_int, void *buf) {
+/* Whole rows y0 .. y0+m-1 into dst (m x nx values). Raw mode (see
+ * mx_fits_reader_open): pread and byte swap - a kept-open reader then costs
+ * a file descriptor, not cfitsio's 115 kB of record buffers. Else cfitsio,
+ * one sequential read. */
+static int read_rows(fits_in *in, long y0, long m, int as_int, void *dst) {
     if (in->raw_fd >= 0) {
         if (as_int) return mx_seterr(MX_ERR_FORMAT, "'%s' holds floating-point pixels", in->path);
-        return raw_read_block(in, x0, y0, w, h, buf);
+        size_t n = (size_t)m * (size_t)in->nx * 4, got = 0;
+        long long at = in->data + (long long)y0 * (long long)in->nx * 4;
+        while (got < n) {
+            ssize_t k = pread(in->raw_fd, (char *)dst + got, n - got, (off_t)(at + (long long)got));
+            if (k < 0 && errno == EINTR) continue;
+            if (k <= 0)
+                return mx_seterr(k < 0 ? MX_ERR_IO : MX_ERR_FORMAT, "cannot read the pixels of '%s': %s", in->path,
+                                 k < 0 ? strerror(errno) : "the file is truncated");
+            got += (size_t)k;
+        }
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        uint32_t *u = dst;
+        for (size_t k = 0; k < n / 4; k++) u[k] = __builtin_bswap32(u[k]);
+#endif
+        return MX_OK;
     }
     int status = 0, anynul = 0;
     float nanval = NAN;
-    /* no null check for plain -32 (bit-exact); tile-compressed floats need
-     * it, as their NaNs travel as a ZBLANK code */
-    void *nulval = (as_int || (in->bitpix == -32 && !in->compressed)) ? NULL : &nanval;
-    int type = as_int ? TINT : TFLOAT;
-    if (x0 == 0 && w == in->nx) {
-        /* whole rows are contiguous in the file: one sequential read */
-        LONGLONG first[MAX_AXES];
-        for (int k = 0; k < MAX_AXES; k++) first[k] = 1;
-        first[1] = y0 + 1;
-        fits_read_pixll(in->f, type, first, (LONGLONG)w * h, nulval, buf, &anynul, &status);
-    } else if (!in->compressed && (w >= in->nx / 4 || (size_t)in->nx * sizeof(float) <= 4 * 2880)) {
+    void *nulval = null_value(in, as_int, &nanval);
+    LONGLONG first[MAX_AXES];
+    for (int k = 0; k < MAX_AXES; k++) first[k] = 1;
+    first[1] = y0 + 1;
+    fits_read_pixll(in->f, as_int ? TINT : TFLOAT, first, (LONGLONG)in->nx * m, nulval, dst, &anynul, &status);
+    if (status) return fits_fail(status, "cannot read the pixels of", in->path);
+    return MX_OK;
+}
+
+static int read_block(fits_in *in, long x0, long y0, long w, long h, int as_int, void *buf) {
+    /* whole rows are contiguous in the file: one sequential read */
+    if (x0 == 0 && w == in->nx) return read_rows(in, y0, h, as_int, buf);
+    if (in->raw_fd >= 0 || (!in->compressed && (w >= in->nx / 4 || (size_t)in->nx * sizeof(float) <= 4 * 2880))) {
         /* Part of each row: cfitsio would fetch every row piece through its
          * 2880-byte records (one 4 kB read() each, ~40,000 per CoAdder run
          * at N = 50). Whole rows in chunks are few large sequential reads -
@@ -464,26 +447,27 @@ static int read_block(fits_in *in, long x0, long y0, long w, long h, int as_int,
         if (chunk > h) chunk = h;
         char *rows = mx_scratch_alloc((size_t)chunk * (size_t)in->nx * es), *out = buf;
         if (!rows) return mx_seterr(MX_ERR_NOMEM, "rows of '%s'", in->path);
-        for (long r0 = 0; r0 < h && !status; r0 += chunk) {
+        int st = MX_OK;
+        for (long r0 = 0; r0 < h && st == MX_OK; r0 += chunk) {
             long m = h - r0 < chunk ? h - r0 : chunk;
-            LONGLONG first[MAX_AXES];
-            for (int k = 0; k < MAX_AXES; k++) first[k] = 1;
-            first[1] = y0 + r0 + 1;
-            fits_read_pixll(in->f, type, first, (LONGLONG)in->nx * m, nulval, rows, &anynul, &status);
-            for (long j = 0; j < m && !status; j++)
+            if ((st = read_rows(in, y0 + r0, m, as_int, rows)) != MX_OK) break;
+            for (long j = 0; j < m; j++)
                 memcpy(out + (size_t)(r0 + j) * (size_t)w * es, rows + ((size_t)j * (size_t)in->nx + (size_t)x0) * es,
                        (size_t)w * es);
         }
         mx_scratch_free(rows);
-    } else {
-        long blc[MAX_AXES], trc[MAX_AXES], inc[MAX_AXES];
-        for (int k = 0; k < MAX_AXES; k++) blc[k] = trc[k] = inc[k] = 1;
-        blc[0] = x0 + 1;
-        trc[0] = x0 + w;
-        blc[1] = y0 + 1;
-        trc[1] = y0 + h;
-        fits_read_subset(in->f, type, blc, trc, inc, nulval, buf, &anynul, &status);
+        return st;
     }
+    int status = 0, anynul = 0;
+    float nanval = NAN;
+    void *nulval = null_value(in, as_int, &nanval);
+    long blc[MAX_AXES], trc[MAX_AXES], inc[MAX_AXES];
+    for (int k = 0; k < MAX_AXES; k++) blc[k] = trc[k] = inc[k] = 1;
+    blc[0] = x0 + 1;
+    trc[0] = x0 + w;
+    blc[1] = y0 + 1;
+    trc[1] = y0 + h;
+    fits_read_subset(in->f, as_int ? TINT : TFLOAT, blc, trc, inc, nulval, buf, &anynul, &status);
     if (status) return fits_fail(status, "cannot read the pixels of", in->path);
     return MX_OK;
 }
@@ -762,8 +746,9 @@ int mx_file_exists(const char *path) {
 
 /* ---- writing ---------------------------------------------------------- */
 
-/* Why the file could not be created, in words better than cfitsio's. */
-static int create_fail(int status, const char *path, const char *tmp) {
+/* Why `path` cannot be created when its directory is the reason (missing,
+ * not a directory, not writable): the error, else MX_OK. */
+static int directory_fail(const char *path) {
     char dir[4096];
     snprintf(dir, sizeof dir, "%s", path);
     char *slash = strrchr(dir, '/');
@@ -771,14 +756,20 @@ static int create_fail(int status, const char *path, const char *tmp) {
     else if (slash) *slash = '\0';
     else snprintf(dir, sizeof dir, ".");
     struct stat sb;
-    fits_clear_errmsg();
     if (stat(dir, &sb) != 0)
         return mx_seterr(MX_ERR_IO, "cannot write '%s': directory '%s': %s", path, dir, strerror(errno));
     if (!S_ISDIR(sb.st_mode))
         return mx_seterr(MX_ERR_IO, "cannot write '%s': '%s' is not a directory", path, dir);
     if (access(dir, W_OK) != 0)
         return mx_seterr(MX_ERR_IO, "cannot write '%s': directory '%s': %s", path, dir, strerror(errno));
-    return fits_fail(status, "cannot create", tmp);
+    return MX_OK;
+}
+
+/* Why the file could not be created, in words better than cfitsio's. */
+static int create_fail(int status, const char *path, const char *tmp) {
+    fits_clear_errmsg();
+    int st = directory_fail(path);
+    return st != MX_OK ? st : fits_fail(status, "cannot create", tmp);
 }
 
 /* cfitsio image type for an integer image of nominal `bitpix`; the header's
@@ -898,18 +889,8 @@ typedef struct {
 } raw_out;
 
 static int raw_create_fail(int err, const char *path, const char *tmp) {
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (slash == dir) dir[1] = '\0';
-    else if (slash) *slash = '\0';
-    else snprintf(dir, sizeof dir, ".");
-    struct stat sb;
-    if (stat(dir, &sb) != 0)
-        return mx_seterr(MX_ERR_IO, "cannot write '%s': directory '%s': %s", path, dir, strerror(errno));
-    if (!S_ISDIR(sb.st_mode))
-        return mx_seterr(MX_ERR_IO, "cannot write '%s': '%s' is not a directory", path, dir);
-    return mx_seterr(MX_ERR_IO, "cannot write '%s': cannot create '%s': %s", path, tmp, strerror(err));
+    int st = directory_fail(path);
+    return st != MX_OK ? st : mx_seterr(MX_ERR_IO, "cannot write '%s': cannot create '%s': %s", path, tmp, strerror(err));
 }
 
 static int pwrite_all(int fd, const void *buf, size_t n, long long at, const char *path) {
