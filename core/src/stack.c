@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 typedef struct {
     long x0, y0, nx, ny;
@@ -260,6 +261,18 @@ int mx_stack_tiling(const mx_stack *s, long tilemax_x, long tilemax_y, mx_tile *
 
 void mx_stack_load_init(mx_stack_load *ld) { memset(ld, 0, sizeof *ld); }
 
+/* Files a load keeps open for the next one, at most: a deep stack (coverage
+ * in the hundreds, three layers, a load per thread) would otherwise run
+ * into the descriptor limit (often 1024). A quarter of what the limit
+ * leaves, shared by the threads, and never more than 128. */
+static int keep_open_limit(void) {
+    struct rlimit rl;
+    long lim = 1024;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) lim = (long)rl.rlim_cur;
+    long k = (lim - 64) / (4L * mx_threads());
+    return k < 0 ? 0 : (k > 128 ? 128 : (int)k);
+}
+
 struct mx_stack_open {
     int frame, layer;
     mx_fits_reader *r;
@@ -402,7 +415,7 @@ int mx_stack_load_rect(const mx_stack *s, long x0, long y0, long nx, long ny, un
     /* Files of this load, (frame, layer) ascending like the last load's
      * list, so a reader still open is found by walking both together. The
      * new list is built behind the old one in the same array, then moved. */
-    int nold = ld->nopen, need = n * nl, ncur = 0, w = 0, st = MX_OK;
+    int nold = ld->nopen, need = n * nl, ncur = 0, w = 0, st = MX_OK, keep = keep_open_limit();
     if (nold + need > ld->open_cap) {
         struct mx_stack_open *o = realloc(ld->open, (size_t)(nold + need) * sizeof *o);
         if (!o) {
@@ -436,11 +449,15 @@ int mx_stack_load_rect(const mx_stack *s, long x0, long y0, long nx, long ny, un
                 st = mx_fits_reader_open(path, &r);
             }
             if (st == MX_OK) {
-                cur[ncur].frame = sl->frame;
-                cur[ncur].layer = l;
-                cur[ncur++].r = r;
                 const box *b = &s->boxes[l][sl->frame];
                 st = mx_fits_reader_region(r, sl->x0 - b->x0, sl->y0 - b->y0, sl->nx, sl->ny, sl->layer[l]);
+                if (ncur < keep) {
+                    cur[ncur].frame = sl->frame;
+                    cur[ncur].layer = l;
+                    cur[ncur++].r = r;
+                } else {
+                    mx_fits_reader_close(r); /* a deep stack: not all of it stays open */
+                }
             }
             if (st != MX_OK) mx_preferr(st, "%s of stack frame %d", s->names[l], sl->frame + 1);
         }

@@ -2,7 +2,9 @@
  * selection, region loads in stack order with the right pixels, synthetic
  * coverage, missing layers, band heights under a byte budget, parallel
  * tiles giving the same result for any thread count. */
+#include <fcntl.h>
 #include <stdint.h>
+#include <sys/resource.h>
 
 #include "mxtest.h"
 
@@ -271,10 +273,81 @@ static void test_run_tiles(void) {
     for (int f = 0; f < N; f++) free(img[f]);
 }
 
+
+/* Open descriptors of this process (/proc/self/fd entries). */
+static int open_fds(void) {
+    int n = 0;
+    for (int fd = 0; fd < 4096; fd++)
+        if (fcntl(fd, F_GETFD) != -1) n++;
+    return n;
+}
+
+/* A deep stack: 70 frames x 2 layers over the same rectangle. Loads keep
+ * the files of the last one open for the next, but never more than the
+ * descriptor limit allows: with the soft limit at 64 nothing is kept and
+ * two loads still read every pixel. */
+static void test_deep_stack_descriptors(void) {
+    enum { NF = 70 };
+    char *img[NF], *cov[NF];
+    for (int f = 0; f < NF; f++) {
+        char a[64], b[64];
+        snprintf(a, sizeof a, "deep_%02d.fits", f);
+        snprintf(b, sizeof b, "deep_%02d_cov.fits", f);
+        write_frame(a, f, 1, 1, 12, 10, 1, 0, "MJy/sr", NAN);
+        write_frame(b, 0, 1, 1, 12, 10, 1, 0, NULL, 1.0f);
+        img[f] = P(a);
+        cov[f] = P(b);
+    }
+    mx_stack_spec sp;
+    memset(&sp, 0, sizeof sp);
+    sp.n = NF;
+    sp.images = (const char *const *)img;
+    sp.coverages = (const char *const *)cov;
+    sp.naxis1 = 14;
+    sp.naxis2 = 12;
+    mx_stack *s = NULL;
+    MXT_OK(mx_stack_open(&sp, &s));
+    struct rlimit old, low;
+    MXT_TRUE(getrlimit(RLIMIT_NOFILE, &old) == 0);
+    for (int pass = 0; pass < 2 && s; pass++) {
+        if (pass == 1) { /* a tight limit: 64 descriptors in all */
+            low = old;
+            low.rlim_cur = 64;
+            MXT_TRUE(setrlimit(RLIMIT_NOFILE, &low) == 0);
+        }
+        int before = open_fds();
+        mx_stack_load ld;
+        mx_stack_load_init(&ld);
+        int bad = 0;
+        for (int band = 0; band < 2; band++) {
+            MXT_OK(mx_stack_load_rect(s, 0, 5 * band, 14, 5, MX_STACK_IMAGE | MX_STACK_COVERAGE, &ld));
+            MXT_EQ_INT(ld.n, NF);
+            for (int k = 0; k < ld.n; k++) {
+                const mx_stack_slice *sl = &ld.slices[k];
+                for (long j = 0; j < sl->ny; j++)
+                    for (long i = 0; i < sl->nx; i++) {
+                        size_t q = (size_t)j * sl->nx + i;
+                        if (sl->layer[MX_LAYER_IMAGE][q] != val(sl->frame, sl->x0 + i, sl->y0 + j)) bad++;
+                        if (sl->layer[MX_LAYER_COVERAGE][q] != 1.0f) bad++;
+                    }
+            }
+            int kept = open_fds() - before;
+            MXT_CHECK(kept <= (pass == 0 ? 128 : 0), "pass %d: %d files kept open", pass, kept);
+        }
+        MXT_EQ_INT(bad, 0);
+        mx_stack_load_release(&ld);
+        MXT_EQ_INT(open_fds(), before);
+    }
+    MXT_TRUE(setrlimit(RLIMIT_NOFILE, &old) == 0);
+    mx_stack_free(s);
+    for (int f = 0; f < NF; f++) free(img[f]), free(cov[f]);
+}
+
 int main(void) {
     snprintf(dir, sizeof dir, "%s", mxt_tmp_dir("test_stack"));
     MXT_RUN(test_open_select_load);
     MXT_RUN(test_errors);
     MXT_RUN(test_run_tiles);
+    MXT_RUN(test_deep_stack_descriptors);
     return mxt_summary();
 }
