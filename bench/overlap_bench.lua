@@ -116,8 +116,8 @@ if N > 0 then
       output_dir = dir, pipeline = "overlap", fif = fif.fif }
   end)
   local pairs_, usable, drop = measure("accumulate pair statistics", function()
-    return core.bgmatch_accumulate { images = it.images, coverages = it.coverages, sigmas = it.sigmas,
-      ids = it.image_ids, nframes = sim.nframes, bad_image_check = true }
+    return core.bgmatch_accumulate { images = it.interp_images, coverages = it.interp_coverages,
+      sigmas = it.interp_sigmas, ids = it.interp_ids, nframes = sim.nframes, bad_image_check = true }
   end)
   local res = measure("solve (offsets, outliers, exact del_Offset)", function()
     return core.bgmatch_solve(pairs_, solve_opts(false), drop)
