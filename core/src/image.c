@@ -967,10 +967,14 @@ static int raw_put(raw_out *r, long y0, long nrows, const float *rows, const cha
     long long at = r->data + (long long)y0 * r->nx * 4;
     for (size_t k0 = 0; k0 < total && st == MX_OK; k0 += chunk) {
         size_t m = total - k0 < chunk ? total - k0 : chunk;
-        memcpy(buf, rows + k0, m * sizeof *buf);
+        for (size_t k = 0; k < m; k++) { /* copy and byte order in one pass */
+            uint32_t u;
+            memcpy(&u, rows + k0 + k, sizeof u);
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-        for (size_t k = 0; k < m; k++) buf[k] = __builtin_bswap32(buf[k]);
+            u = __builtin_bswap32(u);
 #endif
+            buf[k] = u;
+        }
         st = pwrite_all(r->fd, buf, m * sizeof *buf, at + (long long)k0 * 4, path);
     }
     mx_scratch_free(buf);
