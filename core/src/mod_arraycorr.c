@@ -27,6 +27,26 @@ static int check_size(const mx_image *aux, const char *role, const char *aux_pat
                      aux->nx, aux->ny, bcd, nx, ny);
 }
 
+
+/* A file named in a keyword: its name (a string value holds 68 characters,
+ * a full path often more: the last 68 of a longer name, after "..."), the
+ * whole path in a HISTORY card. */
+static int file_key(mx_header *h, const char *key, const char *path, const char *comment) {
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    char v[69];
+    size_t n = strlen(base);
+    if (n > 68) snprintf(v, sizeof v, "...%s", base + n - 65);
+    else snprintf(v, sizeof v, "%s", base);
+    for (char *p = v; *p; p++) /* quotes would double; other characters FITS refuses */
+        if (*p == '\'' || (unsigned char)*p < 32 || (unsigned char)*p > 126) *p = '_';
+    int st = mx_header_set_string(h, key, v, comment);
+    char hist[1200];
+    snprintf(hist, sizeof hist, "%s = %s", key, path);
+    if (st == MX_OK) st = mx_header_add_history(h, hist);
+    return st;
+}
+
 static int ac_frame(const fm_job *job, long i, int thread) {
     (void)thread;
     const ac_ctx *c = job->ctx;
@@ -49,10 +69,8 @@ static int ac_frame(const fm_job *job, long i, int thread) {
     out->hdr = hdr;
     hdr = NULL;
     char buf[1200];
-    snprintf(buf, sizeof buf, "%s", c->o->corr_image);
-    st = mx_header_set_string(out->hdr, "ARRCORR", buf, "array-location correction image");
-    if (st == MX_OK && c->pixarea)
-        st = mx_header_set_string(out->hdr, "PIXAREA", c->o->pixarea_image, "pixel-area image");
+    st = file_key(out->hdr, "ARRCORR", c->o->corr_image, "array-location correction image");
+    if (st == MX_OK && c->pixarea) st = file_key(out->hdr, "PIXAREA", c->o->pixarea_image, "pixel-area image");
     snprintf(buf, sizeof buf, "Array correction frame of %s", path);
     if (st == MX_OK) st = mx_header_add_history(out->hdr, buf);
     if (st != MX_OK) goto exit;

@@ -673,6 +673,38 @@ static void test_array_corr(void) {
     MXT_OK(mx_image_new(128, 128, MX_IMG_FLOAT, -32, 1.0f, &s));
     MXT_OK(mx_image_write(s, fake));
     mx_image_free(s);
+    {
+        /* a correction image whose path is longer than a FITS string value
+         * (68 characters): the keyword holds its name, HISTORY the path */
+        char deep[4200], cimg[4300], odir[4300];
+        snprintf(deep, sizeof deep, "%s/arraycorr/a_directory_name_long_enough/to_push_the_path/past_68_characters", TMP);
+        MXT_OK(mx_mkdir_p(deep));
+        snprintf(cimg, sizeof cimg, "%s/photcorr.fits", deep);
+        snprintf(odir, sizeof odir, "%s/out", deep);
+        mx_image *ci = NULL;
+        MXT_OK(mx_image_new(128, 128, MX_IMG_FLOAT, -32, 2.0f, &ci));
+        MXT_OK(mx_image_write(ci, cimg));
+        mx_image_free(ci);
+        const char *one[1] = {fake};
+        mx_array_corr_opts lo = {cimg, NULL, odir};
+        mx_fm_inputs lin = {1, one, NULL, NULL, NULL};
+        mx_fm_result *lr = NULL;
+        MXT_TRUE(strlen(cimg) > 68);
+        MXT_OK(mx_array_corr_files(&lin, &lo, &lr));
+        mx_image *a = NULL;
+        if (lr) MXT_OK(mx_image_read(lr->frames[0].output, &a));
+        if (a) {
+            char v[80] = "";
+            MXT_OK(mx_header_get_string(a->hdr, "ARRCORR", v, sizeof v));
+            MXT_EQ_STR(v, "photcorr.fits");
+            MXT_NEAR(MX_PIX(a, 5, 7), 2.0, 0);
+            int found = 0;
+            for (int k = 0; k < a->hdr->ncards; k++) found |= strstr(a->hdr->cards[k], "ARRCORR = ") != NULL;
+            MXT_TRUE(found);
+        }
+        mx_image_free(a);
+        mx_fm_result_free(lr);
+    }
     if (!DATA) {
         printf("  (skipped: no MOPEX_TEST_DATA)\n");
         return;
